@@ -1,0 +1,192 @@
+"""The persistent record of every job: SQLite (WAL) in the outputs folder.
+
+A job is written as `running` with the identity of the process that runs it; when that process is
+gone (crash, kill -9, power cut) the job reads as `interrupted`, never as `running`. Schema changes
+are numbered migrations applied on open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+Status = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
+JOB_ID_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
+
+_COLUMNS = (
+    "id", "created", "started", "finished", "status", "model", "prompt", "seed", "request", "language",
+    "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
+    "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
+)
+
+
+def _m001_jobs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE jobs (
+            id TEXT PRIMARY KEY, created REAL NOT NULL, started REAL, finished REAL,
+            status TEXT NOT NULL, model TEXT, prompt TEXT, seed INTEGER, request TEXT NOT NULL,
+            language TEXT, model_prompt TEXT, translated INTEGER, translator TEXT, notices TEXT,
+            plan TEXT, output TEXT, thumbnail TEXT, sidecar TEXT, seconds REAL,
+            error_kind TEXT, error_message TEXT, error_traceback TEXT, owner TEXT, user TEXT)"""
+    )
+    db.execute("CREATE INDEX jobs_created ON jobs (created DESC)")
+    db.execute("CREATE INDEX jobs_status ON jobs (status)")
+
+
+MIGRATIONS = (_m001_jobs,)
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of a process, so a reused pid is not mistaken for the owner."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def current_owner() -> str:
+    pid = os.getpid()
+    return json.dumps({"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)})
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process recorded as running a job still exists on this host."""
+    try:
+        info = json.loads(owner or "")
+        pid = int(info["pid"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    if info.get("host") != socket.gethostname():
+        return True  # another machine's job: we cannot tell, so we do not overrule it
+    start = _process_start(pid)
+    if start is not None or info.get("start") is not None:
+        return start is not None and start == info.get("start")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class History:
+    """Jobs in `<folder>/history.sqlite`; every method opens its own short connection (thread- and process-safe)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path = self.folder / "history.sqlite"
+        setup = sqlite3.connect(self.path, timeout=10)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+        finally:
+            setup.close()
+        with self._db() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
+                migrate(db)
+                db.execute(f"PRAGMA user_version = {number}")
+        self.mark_interrupted()
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA synchronous = NORMAL")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            yield db
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        finally:
+            db.close()
+
+    def create(self, request: dict[str, Any], *, user: str | None = None, status: Status = "queued") -> str:
+        job_id = new_job_id()
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO jobs (id, created, status, model, prompt, seed, request, owner, user)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, time.time(), status, request.get("model"), request.get("prompt"), request.get("seed"),
+                 json.dumps(request, ensure_ascii=False), current_owner(), user),
+            )
+        return job_id
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        """Set columns of one job; dicts and lists are stored as JSON."""
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise KeyError(f"unknown history columns: {sorted(unknown)}")
+        values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v for v in fields.values()]
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with self._db() as db:
+            db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*values, job_id))
+
+    def start(self, job_id: str, **fields: Any) -> None:
+        self.update(job_id, status="running", started=time.time(), owner=current_owner(), **fields)
+
+    def finish(self, job_id: str, status: Status, **fields: Any) -> None:
+        self.update(job_id, status=status, finished=time.time(), **fields)
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        self.mark_interrupted()
+        with self._db() as db:
+            row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _row(row) if row else None
+
+    def list(self, *, limit: int = 200, user: str | None = None) -> list[dict[str, Any]]:
+        """Newest first; with `user`, only that user's jobs."""
+        self.mark_interrupted()
+        query, args = "SELECT * FROM jobs", []
+        if user is not None:
+            query, args = query + " WHERE user = ?", [user]
+        with self._db() as db:
+            rows = db.execute(query + " ORDER BY created DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_row(row) for row in rows]
+
+    def mark_interrupted(self) -> int:
+        """Turn jobs whose owning process has died into `interrupted`; returns how many."""
+        with self._db() as db:
+            rows = db.execute("SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+            dead = [row["id"] for row in rows if not owner_alive(row["owner"])]
+            for job_id in dead:
+                db.execute(
+                    "UPDATE jobs SET status = 'interrupted', finished = COALESCE(finished, ?),"
+                    " error_kind = 'interrupted', error_message = ? WHERE id = ?",
+                    (time.time(), "the studio process stopped before this job finished; re-run it", job_id),
+                )
+        return len(dead)
+
+    def integrity(self) -> str:
+        with self._db() as db:
+            return db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    job = dict(row)
+    for key in ("request", "notices", "plan"):
+        if job.get(key):
+            try:
+                job[key] = json.loads(job[key])
+            except ValueError:
+                pass
+    job["translated"] = None if job.get("translated") is None else bool(job["translated"])
+    return job

@@ -1,0 +1,209 @@
+"""What each Wan2.2 model is (its official defaults and limits) and how to load it.
+
+One `ModelSpec` per model carries the facts that requests are validated against; `load_pipeline`
+turns a model name, a Hugging Face model id or a local folder into a diffusers `WanPipeline`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ModelUnavailable
+
+# The official Wan2.2 negative prompt (from the reference implementation's shared config).
+OFFICIAL_NEGATIVE_PROMPT = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，"
+    "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
+    "杂乱的背景，三条腿，背景人很多，倒着走"
+)
+
+A14B_SIZES = ((1280, 720), (720, 1280), (832, 480), (480, 832))
+TI2V_SIZES = ((1280, 704), (704, 1280))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Facts about one model: where it comes from, its official defaults and what it accepts."""
+
+    name: str
+    title: str
+    repo_id: str | None
+    latent_channels: int
+    official_sizes: tuple[tuple[int, int], ...]
+    size_multiple: int
+    max_frames: int
+    fps: int
+    steps: int
+    guidance_scale: float
+    guidance_scale_2: float | None
+    flow_shift: float
+    boundary_ratio: float | None
+    default_size: tuple[int, int]
+    default_frames: int
+    min_side: int = 256
+    max_side: int = 1280
+    max_pixels: int = 1280 * 720
+    tiny: bool = False
+    negative_prompt: str = OFFICIAL_NEGATIVE_PROMPT
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def two_experts(self) -> bool:
+        return self.boundary_ratio is not None
+
+
+_A14B = dict(
+    latent_channels=16, official_sizes=A14B_SIZES, size_multiple=16, max_frames=81, fps=16, steps=40,
+    guidance_scale=4.0, guidance_scale_2=3.0, flow_shift=12.0, boundary_ratio=0.875,
+)
+_TI2V = dict(
+    latent_channels=48, official_sizes=TI2V_SIZES, size_multiple=32, max_frames=121, fps=24, steps=50,
+    guidance_scale=5.0, guidance_scale_2=None, flow_shift=5.0, boundary_ratio=None, max_pixels=1280 * 704,
+)
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="wan2.2-t2v-a14b", title="Wan2.2 T2V A14B (two 14B experts)",
+            repo_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers", default_size=(1280, 720), default_frames=81, **_A14B,
+        ),
+        ModelSpec(
+            name="wan2.2-ti2v-5b", title="Wan2.2 TI2V 5B (fits a 24 GB card)",
+            repo_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers", default_size=(1280, 704), default_frames=121, **_TI2V,
+        ),
+        ModelSpec(
+            name="tiny", title="tiny (A14B layout, random weights: for tests and demos)", repo_id=None,
+            default_size=(832, 480), default_frames=9, tiny=True, **{**_A14B, "steps": 4},
+        ),
+        ModelSpec(
+            name="tiny-5b", title="tiny-5b (TI2V-5B layout, random weights)", repo_id=None,
+            default_size=(1280, 704), default_frames=9, tiny=True, **{**_TI2V, "steps": 4},
+        ),
+    )
+}
+ALIASES = {
+    "a14b": "wan2.2-t2v-a14b", "t2v-a14b": "wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers": "wan2.2-t2v-a14b",
+    "5b": "wan2.2-ti2v-5b", "ti2v-5b": "wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers": "wan2.2-ti2v-5b",
+}
+
+
+def resolve_model(name_or_path: str) -> tuple[ModelSpec, str | None]:
+    """Map a model name, alias, model id or local folder to (spec, where to load from).
+
+    The second item is None for the in-code tiny models, a local folder or a Hugging Face id otherwise.
+    """
+    key = ALIASES.get(name_or_path, name_or_path)
+    if key in MODELS:
+        spec = MODELS[key]
+        return spec, spec.repo_id
+    path = Path(name_or_path).expanduser()
+    looks_like_path = path.is_absolute() or name_or_path.startswith((".", "~")) or path.exists()
+    if looks_like_path:
+        return spec_for_folder(path), str(path)
+    names = ", ".join(sorted(MODELS))
+    raise ModelUnavailable(
+        f"model {name_or_path!r} is neither a known model ({names}) nor an existing folder. "
+        "Fix: pass one of those names or the path of a downloaded Diffusers folder."
+    )
+
+
+def spec_for_folder(path: Path) -> ModelSpec:
+    """Read a Diffusers folder's model_index.json to tell A14B from TI2V-5B, with clear errors."""
+    index = path / "model_index.json"
+    if not path.is_dir():
+        raise ModelUnavailable(
+            f"model folder {str(path)!r} does not exist. Fix: download the weights there, e.g. "
+            f"`hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers --local-dir {path}`, or pass --model tiny."
+        )
+    if not index.is_file():
+        raise ModelUnavailable(
+            f"model folder {str(path)!r} has no model_index.json, so it is not a Diffusers pipeline folder. "
+            "Fix: point --model at the folder that holds model_index.json (the *-Diffusers repositories)."
+        )
+    try:
+        config = json.loads(index.read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("top level is not an object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelUnavailable(
+            f"{index} is not valid JSON ({exc}). Fix: download the model again; the file is damaged."
+        ) from None
+    if config.get("_class_name") not in ("WanPipeline", None):
+        raise ModelUnavailable(
+            f"{index} describes a {config.get('_class_name')}, not a WanPipeline. "
+            "Fix: use a Wan2.2 text-to-video Diffusers folder."
+        )
+    if config.get("expand_timesteps"):
+        return MODELS["wan2.2-ti2v-5b"]
+    if config.get("transformer_2") and config.get("transformer_2")[0] is not None:
+        return MODELS["wan2.2-t2v-a14b"]
+    raise ModelUnavailable(
+        f"{index} has neither two experts nor expand_timesteps, so it is not Wan2.2 T2V-A14B or TI2V-5B. "
+        "Fix: use Wan-AI/Wan2.2-T2V-A14B-Diffusers or Wan-AI/Wan2.2-TI2V-5B-Diffusers."
+    )
+
+
+def is_cached(repo_id: str) -> bool:
+    """Whether a model id's pipeline index is in the local Hugging Face cache (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "model_index.json")
+    return isinstance(found, str)
+
+
+def load_pipeline(name_or_path: str, *, dtype=None):
+    """Build a WanPipeline on the CPU; memory plans move it to the GPU afterwards.
+
+    Real weights load with `from_pretrained` (safetensors only, never pickle); the transformer and
+    text encoder in bf16, the VAE in float32 as the Wan authors recommend.
+    """
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+
+    spec, source = resolve_model(name_or_path)
+    if spec.tiny and source is None:
+        from .tiny import build_tiny_pipeline
+
+        return spec, build_tiny_pipeline(spec.name, flow_shift=spec.flow_shift)
+    dtype = dtype or torch.bfloat16
+    offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    try:
+        vae = AutoencoderKLWan.from_pretrained(
+            source, subfolder="vae", torch_dtype=torch.float32, use_safetensors=True, local_files_only=offline
+        )
+        pipe = WanPipeline.from_pretrained(
+            source, vae=vae, torch_dtype=dtype, use_safetensors=True, local_files_only=offline
+        )
+    except (OSError, ValueError, json.JSONDecodeError) as exc:
+        where = source if Path(source).exists() else f"{source} (Hugging Face cache: {_hf_cache()})"
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelUnavailable(
+            f"could not load {spec.title} from {where}: {reason}. Fix: download it with "
+            f"`hf download {spec.repo_id}` (or `--local-dir DIR` and pass --model DIR), or use --model tiny."
+        ) from None
+    pipe.scheduler = UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=spec.flow_shift)
+    return spec, pipe
+
+
+def _hf_cache() -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return HF_HUB_CACHE
+
+
+def default_model_name() -> str:
+    """The real model where a CUDA GPU and its weights are present, else `tiny` (said plainly in the UI)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "tiny"
+    total_gb = torch.cuda.get_device_properties(0).total_memory / 1e9
+    for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
+        spec = MODELS[name]
+        if spec.repo_id and is_cached(spec.repo_id) and (name != "wan2.2-t2v-a14b" or total_gb >= 22):
+            return name
+    return "tiny"

@@ -1,0 +1,145 @@
+"""Runs one request through a loaded WanPipeline and reports what happens.
+
+The pipeline is stock diffusers: the runner encodes the prompt itself (so text encoding is timed
+and its model can leave the GPU), passes a step callback that streams progress and previews, asks
+for latents, and decodes them itself, so a cancelled job skips the VAE decode entirely.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .errors import Cancelled
+from .events import Event, Preview, Progress
+from .preview import X0Tap, latent_to_rgb
+from .request import GenerationRequest
+
+Emit = Callable[[Event], None]
+
+
+@dataclass
+class RunResult:
+    """Decoded frames (uint8 [F, H, W, 3]) and where the time went."""
+
+    frames: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)
+    previews: int = 0
+
+    @property
+    def preview_cost_ratio(self) -> float:
+        """Preview time per step over the mean step time (without previews)."""
+        steps = sum(self.step_seconds)
+        return self.timings.get("preview", 0.0) / steps if steps else 0.0
+
+
+class PipelineRunner:
+    """One job on one pipeline; `preview_every` = 0 turns previews off."""
+
+    def __init__(self, pipe, *, preview_every: int = 1, preview_frames: int = 4, preview_height: int = 320) -> None:
+        self.pipe = pipe
+        self.preview_every = preview_every
+        self.preview_frames = preview_frames
+        self.preview_height = preview_height
+
+    def run(
+        self,
+        job_id: str,
+        request: GenerationRequest,
+        prompt: str,
+        negative_prompt: str,
+        *,
+        emit: Emit,
+        cancel: threading.Event | None = None,
+    ) -> RunResult:
+        cancel = cancel or threading.Event()
+        pipe = self.pipe
+        started = time.perf_counter()
+        result = RunResult(frames=np.zeros((0, 0, 0, 3), np.uint8))
+
+        emit(Progress(job_id, "text"))
+        cfg = request.guidance_scale > 1.0
+        with torch.inference_mode():
+            prompt_embeds, negative_embeds = pipe.encode_prompt(
+                prompt=prompt, negative_prompt=negative_prompt if cfg else None,
+                do_classifier_free_guidance=cfg, device=pipe._execution_device, max_sequence_length=512,
+            )
+        _sync()
+        result.timings["text"] = time.perf_counter() - started
+        self._set_shift(request.flow_shift)
+
+        step_clock = [time.perf_counter()]
+        denoise_start = step_clock[0]
+
+        def on_step_end(pipeline, i: int, t, tensors: dict) -> dict:
+            _sync()
+            now = time.perf_counter()
+            result.step_seconds.append(now - step_clock[0])
+            done = i + 1
+            elapsed = now - denoise_start
+            eta = elapsed / done * (request.steps - done)
+            emit(Progress(job_id, "denoise", done, request.steps, elapsed, eta))
+            if self.preview_every and (done % self.preview_every == 0 or done == request.steps) and tap.x0 is not None:
+                preview_start = time.perf_counter()
+                frames = latent_to_rgb(tap.x0, self.preview_frames, self.preview_height)
+                cost = time.perf_counter() - preview_start
+                result.timings["preview"] = result.timings.get("preview", 0.0) + cost
+                result.previews += 1
+                emit(Preview(job_id, done, request.steps, frames, cost))
+            if cancel.is_set():
+                pipeline._interrupt = True  # the loop skips the remaining steps; we skip the decode below
+            step_clock[0] = time.perf_counter()
+            return {}
+
+        generator = torch.Generator("cpu").manual_seed(request.seed)
+        with X0Tap(pipe.scheduler) as tap, torch.inference_mode():
+            latents = pipe(
+                prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds,
+                height=request.height, width=request.width, num_frames=request.frames,
+                num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
+                guidance_scale_2=request.guidance_scale_2, generator=generator, output_type="latent",
+                callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"],
+            ).frames
+        result.timings["denoise"] = time.perf_counter() - denoise_start
+        if cancel.is_set():
+            done = len(result.step_seconds)
+            raise Cancelled(f"cancelled after step {done} of {request.steps}", step=done)
+
+        emit(Progress(job_id, "decode", request.steps, request.steps, time.perf_counter() - denoise_start))
+        decode_start = time.perf_counter()
+        result.frames = decode_latents(pipe, latents)
+        result.timings["decode"] = time.perf_counter() - decode_start
+        result.timings["total"] = time.perf_counter() - started
+        return result
+
+    def _set_shift(self, shift: float) -> None:
+        """Flow shift is a scheduler setting in diffusers; rebuild the scheduler when a job asks for another."""
+        scheduler = self.pipe.scheduler
+        if float(scheduler.config.get("flow_shift", shift)) != shift:
+            self.pipe.scheduler = type(scheduler).from_config(scheduler.config, flow_shift=shift)
+
+
+def decode_latents(pipe, latents: torch.Tensor) -> np.ndarray:
+    """The pipeline's own decode (un-normalise, VAE, post-process) -> uint8 [F, H, W, 3]."""
+    from diffusers.utils.torch_utils import get_module_execution_device
+
+    vae = pipe.vae
+    with torch.inference_mode():
+        latents = latents.to(get_module_execution_device(vae), dtype=vae.dtype)
+        shape = (1, vae.config.z_dim, 1, 1, 1)
+        mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents)
+        std = torch.tensor(vae.config.latents_std).view(shape).to(latents)
+        video = vae.decode(latents * std + mean, return_dict=False)[0]
+        video = pipe.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
+    return (video.permute(0, 2, 3, 1).float() * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()

@@ -1,0 +1,108 @@
+"""The `tiny` models: the real Wan2.2 classes at toy sizes with fixed-seed random weights.
+
+They let the whole studio run (tests, CI, a laptop without a GPU) through exactly the code that
+serves the real weights. Nothing is downloaded: the tokenizer is trained in code.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
+
+_WORDS = (
+    "a an the of in on at over under through with and while from into beside near far above "
+    "cat dog bird crane dolphin panda whale fox horse robot knight samurai chef child children "
+    "woman man girl boy dancer lantern city street forest river lake mountain sea ocean sky "
+    "cloud clouds snow rain fire fireworks flower flowers butterfly tree bamboo temple bridge "
+    "night day morning sunset sunrise dawn dusk fog mist light lights neon shadow shadows "
+    "walking running flying dancing sleeping swimming jumping taking off rising falling "
+    "slow motion close up wide shot aerial drone camera pan tilt zoom tracking dolly "
+    "cinematic film anime watercolour ink painting clay render photo realistic detailed "
+    "red orange yellow green blue purple white black golden silver warm cold soft hard "
+    "4k 8k hdr 35mm 50mm f/1.8 timelapse ultra high quality"
+)
+# Common Han characters, so Chinese prompts tokenize into more than <unk>.
+_HAN = (
+    "一只猫在窗台上睡觉狗鸟鹤海豚熊猫鲸狐马机器人骑士武士厨师孩子们女人男舞者灯笼城市街道森林"
+    "河湖山海天空云雪雨火烟花朵蝴蝶树竹寺庙桥夜白日早晨日落出黎明黄昏雾光霓虹影走跑飞跳舞睡游"
+    "慢动作特写广角航拍镜头推拉摇移电影动画水彩墨画粘土渲染照片真实细节红橙黄绿蓝紫黑金银暖冷"
+    "软硬的了和与是有这个那上下左右里外大小高低远近前后风古老新未来赛博朋克超现实主义的在中"
+)
+_SPECIALS = ["<pad>", "</s>", "<unk>"]
+
+
+@functools.lru_cache(maxsize=1)
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    """A Unigram tokenizer trained here on a built-in word list: T5-style ids (pad 0, eos 1, unk 2)."""
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    corpus = [_WORDS] * 4 + [" ".join(_HAN)] * 4 + [_HAN[i : i + 8] for i in range(0, len(_HAN), 8)]
+    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=_SPECIALS, unk_token="<unk>")
+    tok.train_from_iterator(corpus, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
+    )
+
+
+def _seeded(seed: int):
+    """Build under a fixed seed without disturbing the caller's random state."""
+    rng = torch.random.fork_rng(devices=[])
+    rng.__enter__()
+    torch.manual_seed(seed)
+    return rng
+
+
+def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
+    config = UMT5Config(
+        vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=32, pad_token_id=0, eos_token_id=1,
+    )
+    return UMT5EncoderModel(config).eval()
+
+
+def _transformer(channels: int) -> WanTransformer3DModel:
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=channels,
+        out_channels=channels, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
+    ).eval()
+
+
+def _vae(wan22: bool) -> AutoencoderKLWan:
+    if not wan22:
+        return AutoencoderKLWan(
+            base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+        ).eval()
+    # Wan2.2 VAE layout: 48 latent channels, pixel patchify 2 (stride 16 in space), residual blocks.
+    return AutoencoderKLWan(
+        base_dim=12, decoder_base_dim=12, z_dim=48, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+        temperal_downsample=[False, True, True], is_residual=True, in_channels=12, out_channels=12,
+        patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4,
+        latents_mean=[0.0] * 48, latents_std=[1.0] * 48,
+    ).eval()
+
+
+def build_tiny_pipeline(variant: str = "tiny", flow_shift: float = 12.0) -> WanPipeline:
+    """`tiny` mirrors T2V-A14B (two experts, boundary 0.875); `tiny-5b` mirrors TI2V-5B (one expert, 48ch VAE)."""
+    if variant not in ("tiny", "tiny-5b"):
+        raise ValueError(f"unknown tiny variant {variant!r}; use 'tiny' or 'tiny-5b'")
+    wan22 = variant == "tiny-5b"
+    tokenizer = tiny_tokenizer()
+    rng = _seeded(0)
+    try:
+        vae = _vae(wan22)
+        text_encoder = _text_encoder(len(tokenizer))
+        transformer = _transformer(48 if wan22 else 16)
+        transformer_2 = None if wan22 else _transformer(16)
+    finally:
+        rng.__exit__(None, None, None)
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift)
+    return WanPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer,
+        transformer_2=transformer_2, boundary_ratio=None if wan22 else 0.875, expand_timesteps=wan22,
+    )
