@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import torch
 
+from .jobhooks import JobHook
+
 
 @dataclass(frozen=True)
-class MemoryPlan:
+class MemoryPlan(JobHook):
     """Everything on one device: the fastest plan when it fits."""
 
     name: str = "resident"

@@ -10,13 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from .errors import Cancelled
 from .events import Event, Preview, Progress
+from .jobhooks import JobHook
 from .preview import X0Tap, latent_to_rgb
 from .request import GenerationRequest
 
@@ -40,10 +41,19 @@ class RunResult:
 
 
 class PipelineRunner:
-    """One job on one pipeline; `preview_every` = 0 turns previews off."""
+    """One job on one pipeline; `hooks` (memory plans, speed-ups) wrap it; `preview_every` = 0 turns previews off."""
 
-    def __init__(self, pipe, *, preview_every: int = 1, preview_frames: int = 4, preview_height: int = 320) -> None:
+    def __init__(
+        self,
+        pipe,
+        *,
+        hooks: Sequence[JobHook] = (),
+        preview_every: int = 1,
+        preview_frames: int = 4,
+        preview_height: int = 320,
+    ) -> None:
         self.pipe = pipe
+        self.hooks = tuple(hooks)
         self.preview_every = preview_every
         self.preview_frames = preview_frames
         self.preview_height = preview_height
@@ -58,7 +68,18 @@ class PipelineRunner:
         emit: Emit,
         cancel: threading.Event | None = None,
     ) -> RunResult:
-        cancel = cancel or threading.Event()
+        for hook in self.hooks:
+            hook.on_job_start(self.pipe, request)
+        try:
+            return self._run(job_id, request, prompt, negative_prompt, emit, cancel or threading.Event())
+        finally:
+            for hook in reversed(self.hooks):
+                hook.on_job_end(self.pipe)
+
+    def _run(
+        self, job_id: str, request: GenerationRequest, prompt: str, negative_prompt: str, emit: Emit,
+        cancel: threading.Event,
+    ) -> RunResult:
         pipe = self.pipe
         started = time.perf_counter()
         result = RunResult(frames=np.zeros((0, 0, 0, 3), np.uint8))
@@ -70,6 +91,8 @@ class PipelineRunner:
                 prompt=prompt, negative_prompt=negative_prompt if cfg else None,
                 do_classifier_free_guidance=cfg, device=pipe._execution_device, max_sequence_length=512,
             )
+        for hook in self.hooks:
+            hook.on_text_encoded(pipe)
         _sync()
         result.timings["text"] = time.perf_counter() - started
         self._set_shift(request.flow_shift)

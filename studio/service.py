@@ -111,7 +111,7 @@ class Studio:
             result = None
             while result is None:
                 try:
-                    result = yield from self._run_pipeline(job_id, pipe, request, prepared, cancel)
+                    result = yield from self._run_pipeline(job_id, pipe, plan, request, prepared, cancel)
                 except torch.OutOfMemoryError:
                     spec, pipe, plan = self._fall_back(plan, notices, job_id)
                     yield Notice(job_id, notices[-1])
@@ -138,10 +138,10 @@ class Studio:
             prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user")
         return prepared
 
-    def _run_pipeline(self, job_id, pipe, request, prepared, cancel) -> Iterator[Event]:
+    def _run_pipeline(self, job_id, pipe, plan, request, prepared, cancel) -> Iterator[Event]:
         """Run the blocking pipeline in a worker thread and relay its events as they come."""
         events: queue.Queue = queue.Queue()
-        runner = PipelineRunner(pipe)
+        runner = PipelineRunner(pipe, hooks=[plan])
         negative = request.negative_prompt if request.negative_prompt is not None else self.spec.negative_prompt
 
         def work() -> None:
