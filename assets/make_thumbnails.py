@@ -66,16 +66,23 @@ def gradient(stops: Sequence[tuple[float, str]], size: tuple[int, int] = (W, H))
     return column.resize(size, Image.Resampling.BILINEAR)
 
 
-def layer() -> Image.Image:
-    return Image.new("RGBA", (W, H), (0, 0, 0, 0))
+def layer(base: Color = (0, 0, 0)) -> Image.Image:
+    return Image.new("RGBA", (W, H), alpha(base, 0))
 
 
-def put(card: Image.Image, draw: Callable[[ImageDraw.ImageDraw], None], blur: float = 0) -> None:
-    """Draw on a transparent layer (optionally blurred into a glow or shadow) and composite it."""
-    top = layer()
+def put(card: Image.Image, draw: Callable[[ImageDraw.ImageDraw], None], blur: float = 0,
+        base: Color = (0, 0, 0), clip: Image.Image | None = None) -> None:
+    """Draw on a transparent layer, optionally blurred or clipped to a mask, and composite it.
+
+    `base` is the colour of the layer's transparent pixels: blurring mixes it into the edges, so a
+    blurred shape needs its own colour there or it grows a dark fringe.
+    """
+    top = layer(base)
     draw(ImageDraw.Draw(top))
     if blur:
         top = top.filter(ImageFilter.GaussianBlur(blur))
+    if clip is not None:
+        top.putalpha(ImageChops.multiply(top.getchannel("A"), clip))
     card.alpha_composite(top)
 
 
@@ -93,10 +100,17 @@ def new_mask(draw: Callable[[ImageDraw.ImageDraw], None]) -> Image.Image:
     return mask
 
 
+def shift(mask: Image.Image, dx: int, dy: int) -> Image.Image:
+    """The mask moved by (dx, dy) without wrapping around (ImageChops.offset wraps)."""
+    moved = Image.new(mask.mode, mask.size, 0)
+    moved.paste(mask, (dx, dy))
+    return moved
+
+
 def glow(card: Image.Image, center: tuple[float, float], radius: float, color: Color, strength: int) -> None:
     x, y = center
     put(card, lambda d: d.ellipse((x - radius, y - radius, x + radius, y + radius), fill=alpha(color, strength)),
-        blur=radius / 2)
+        blur=radius / 2, base=color)
 
 
 def grain(card: Image.Image, rng: random.Random, amount: float, blur: float = 0.7) -> None:
@@ -162,45 +176,57 @@ def draw_none(card: Image.Image, rng: random.Random) -> None:
 def draw_cinematic(card: Image.Image, rng: random.Random) -> None:
     card.paste(gradient([(0, "#0b1f27"), (0.6, "#12303a"), (1, "#071218")]))
     cx, cy, outer, opening = 480, 252, 176, 70
-    glow(card, (cx, cy), 250, rgb("#e0903a"), 70)
+    glow(card, (cx, cy), 260, rgb("#e0903a"), 80)
     put(card, lambda d: d.ellipse((cx - outer - 26, cy - outer - 26, cx + outer + 26, cy + outer + 26),
-                                  fill=(18, 22, 26, 255), outline=(96, 110, 116, 255), width=6))
+                                  fill=(18, 22, 26, 255), outline=(110, 124, 130, 255), width=6))
     blades = 7
+    lens = new_mask(lambda d: d.ellipse((cx - outer, cy - outer, cx + outer, cy + outer), fill=255))
 
     def iris(d: ImageDraw.ImageDraw) -> None:
+        reach = outer * 1.6
         for i in range(blades):
             a0, a1 = math.tau * i / blades, math.tau * (i + 1) / blades
             inner0 = (cx + opening * math.cos(a0), cy + opening * math.sin(a0))
             inner1 = (cx + opening * math.cos(a1), cy + opening * math.sin(a1))
-            out0 = (cx + outer * math.cos(a0 + 0.9), cy + outer * math.sin(a0 + 0.9))
-            out1 = (cx + outer * math.cos(a1 + 0.9), cy + outer * math.sin(a1 + 0.9))
-            shade = 44 + 10 * (i % 2)
-            d.polygon((inner0, inner1, out1, out0), fill=(shade, shade + 8, shade + 12, 255),
-                      outline=(110, 124, 130, 255), width=2)
+            out0 = (cx + reach * math.cos(a0 + 0.7), cy + reach * math.sin(a0 + 0.7))
+            out1 = (cx + reach * math.cos(a1 + 0.7), cy + reach * math.sin(a1 + 0.7))
+            shade = 40 + 12 * (i % 2)
+            d.polygon((inner0, inner1, out1, out0), fill=(shade, shade + 10, shade + 14, 255),
+                      outline=(120, 136, 142, 255), width=3)
 
-    put(card, iris)
+    put(card, iris, clip=lens)
     hole = new_mask(lambda d: d.regular_polygon((cx, cy, opening), blades, rotation=90 - 180 / blades, fill=255))
-    fill_mask(card, hole, gradient([(0, "#ffd28a"), (1, "#c8641f")]))
-    put(card, lambda d: d.ellipse((cx - 22, cy - 40, cx + 6, cy - 12), fill=(255, 244, 220, 200)), blur=6)
-    put(card, lambda d: d.rectangle((0, cy - 5, W, cy + 5), fill=(120, 200, 255, 150)), blur=5)
-    put(card, lambda d: d.rectangle((0, cy - 1, W, cy + 1), fill=(210, 240, 255, 220)))
-    put(card, lambda d: d.rectangle((0, 0, W, 56), fill=(0, 0, 0, 255)))
+    fill_mask(card, hole, gradient([(0, "#ffe2a8"), (0.5, "#f0a048"), (1, "#b8561a")]))
+    put(card, lambda d: d.ellipse((cx - 26, cy - 44, cx + 2, cy - 16), fill=(255, 248, 230, 230)), blur=6,
+        base=(255, 248, 230))
+    put(card, lambda d: d.rectangle((0, cy - 6, W, cy + 6), fill=(120, 200, 255, 160)), blur=6, base=(120, 200, 255))
+    put(card, lambda d: d.rectangle((0, cy - 1, W, cy + 1), fill=(220, 244, 255, 230)))
+    put(card, lambda d: (d.rectangle((0, 0, W, 52), fill=(0, 0, 0, 255)),
+                         d.rectangle((0, ART_H - 40, W, H), fill=(0, 0, 0, 255))))
     grain(card, rng, 0.25)
 
 
 def draw_documentary(card: Image.Image, rng: random.Random) -> None:
-    card.paste(gradient([(0, "#cfd5cc"), (0.55, "#e6e2d3"), (1, "#b9b59e")]))
-    glow(card, (700, 170), 70, rgb("#fff6dc"), 230)
-    for base, color in ((300, "#9aa39a"), (350, "#7d8a73"), (410, "#5f6b52"), (470, "#4a5240")):
+    card.paste(gradient([(0, "#b9cad3"), (0.5, "#eae3cf"), (1, "#b9b59e")]))
+    glow(card, (700, 190), 110, rgb("#fff1c9"), 200)
+    put(card, lambda d: d.ellipse((666, 156, 734, 224), fill=(255, 246, 222, 255)))
+    for base, color in ((300, "#94a3a6"), (350, "#7f8d74"), (410, "#5f6b52"), (470, "#48503e")):
         profile = ridge(rng, base, 36, 0.5)
         put(card, lambda d, p=profile, c=color: d.polygon([*p, (W + 20, H), (-20, H)], fill=alpha(rgb(c), 255)))
+    tree = (52, 58, 44, 255)
+    put(card, lambda d: (d.rectangle((318, 290, 326, 372), fill=tree),
+                         d.ellipse((278, 226, 366, 310), fill=tree), d.ellipse((300, 206, 356, 262), fill=tree)))
+    put(card, lambda d: [d.line(((x - 12, y - 6), (x, y), (x + 12, y - 6)), fill=(60, 64, 60, 220), width=3)
+                         for x, y in ((520, 150), (552, 170), (496, 178), (580, 140))])
     grain(card, rng, 0.2)
     hud = (255, 255, 255, 235)
     put(card, lambda d: corners(d, (56, 44, W - 56, ART_H - 20), 50, hud, 5))
-    put(card, lambda d: [d.line((W * k / 3, 60, W * k / 3, ART_H - 36), fill=(255, 255, 255, 80), width=2)
+    put(card, lambda d: [d.line((W * k / 3, 60, W * k / 3, ART_H - 36), fill=(255, 255, 255, 70), width=2)
                          for k in (1, 2)])
     put(card, lambda d: [d.line((72, 44 + (ART_H - 64) * k / 3, W - 72, 44 + (ART_H - 64) * k / 3),
-                                fill=(255, 255, 255, 80), width=2) for k in (1, 2)])
+                                fill=(255, 255, 255, 70), width=2) for k in (1, 2)])
+    put(card, lambda d: (d.rounded_rectangle((80, 68, 200, 116), 10, fill=(0, 0, 0, 110)),
+                         d.rounded_rectangle((W - 296, 68, W - 80, 116), 10, fill=(0, 0, 0, 110))))
     put(card, lambda d: d.ellipse((92, 78, 120, 106), fill=(226, 52, 40, 255)))
     put(card, lambda d: d.text((134, 92), "REC", font=font(30), fill=hud, anchor="lm"))
     put(card, lambda d: d.text((W - 92, 92), "00:12:48:07", font=font(28, bold=False, mono=True), fill=hud,
@@ -245,27 +271,16 @@ def draw_chinese_ink(card: Image.Image, rng: random.Random) -> None:
                                 fill=(150, 130, 100, rng.randrange(18, 45)), width=1)
                          for x, y in ((rng.uniform(0, W), rng.uniform(0, H)) for _ in range(900))])
     glow(card, (690, 150), 58, rgb("#d2553f"), 60)
-    put(card, lambda d: d.ellipse((650, 110, 730, 190), fill=(196, 64, 48, 200)), blur=1.5)
-    for base, amplitude, ink, mist in ((250, 90, 150, 0.55), (330, 80, 90, 0.6), (410, 60, 30, 0.7)):
-        profile = ridge(rng, base, amplitude, 0.58)
-        shape = new_mask(lambda d, p=profile: d.polygon([*p, (W + 20, H), (-20, H)], fill=255))
-        fade = gradient([(0, "#ffffff"), (mist, "#ffffff"), (mist + 0.15, "#000000"), (1, "#000000")]).convert("L")
-        fade = ImageChops.offset(fade, 0, int(base - H * mist))
-        body = ImageChops.multiply(shape, fade).filter(ImageFilter.GaussianBlur(3))
-        fill_mask(card, body, (ink, ink, ink + 6), 0.85)
-    stroke = layer()
-    d = ImageDraw.Draw(stroke)
-    for i in range(160):
-        t = i / 159
-        x = 120 + 700 * t
-        y = 470 - 60 * math.sin(t * math.pi) + 18 * math.sin(t * 9)
-        r = 4 + 22 * math.sin(math.pi * min(1, t * 1.3)) ** 0.7
-        d.ellipse((x - r, y - r * 0.55, x + r, y + r * 0.55), fill=(24, 22, 20, 235))
-    for _ in range(26):
-        y = rng.uniform(-14, 14)
-        d.line([(120 + 700 * t / 40, 470 - 60 * math.sin(t / 40 * math.pi) + 18 * math.sin(t / 40 * 9) + y)
-                for t in range(int(rng.uniform(24, 40)), 41)], fill=(244, 236, 218, 170), width=2)
-    card.alpha_composite(stroke.filter(ImageFilter.GaussianBlur(0.8)))
+    put(card, lambda d: d.ellipse((650, 110, 730, 190), fill=(196, 64, 48, 200)), blur=1.5, base=(196, 64, 48))
+    for base, amplitude, ink, depth in ((230, 110, 150, 110), (320, 90, 95, 120), (420, 70, 35, 150)):
+        profile = ridge(rng, base, amplitude, 0.6)
+        wash = Image.new("L", (W, H), 0)
+        d = ImageDraw.Draw(wash)
+        for k in range(depth, -1, -3):      # dense ink at the ridge, thinning into mist below it
+            d.line([(x, y + k) for x, y in profile], fill=round(255 * (1 - k / depth) ** 1.6), width=5)
+        fill_mask(card, wash.filter(ImageFilter.GaussianBlur(2.5)), (ink, ink, ink + 6), 0.9)
+    stroke = new_mask(lambda d: brush(d, rng, 110, 830, 480, 24))
+    fill_mask(card, stroke.filter(ImageFilter.GaussianBlur(0.8)), (24, 22, 20), 0.92)
     put(card, lambda d: d.rounded_rectangle((830, 64, 894, 128), 6, fill=(178, 42, 34, 255)))
     put(card, lambda d: [d.line(seg, fill=(246, 224, 210, 255), width=5) for seg in
                          (((846, 80), (878, 80)), ((862, 80), (862, 112)), ((846, 112), (878, 112)),
@@ -273,9 +288,22 @@ def draw_chinese_ink(card: Image.Image, rng: random.Random) -> None:
     grain(card, rng, 0.18, blur=1.2)
 
 
+def brush(d: ImageDraw.ImageDraw, rng: random.Random, x0: float, x1: float, y0: float, thickness: float) -> None:
+    """One sweeping brushstroke made of bristles that run dry at different points: a dry-brush tail."""
+    for j in range(48):
+        offset = j / 47 - 0.5
+        start, stop = rng.uniform(0, 0.05), rng.uniform(0.55, 1.0) if abs(offset) > 0.2 else rng.uniform(0.8, 1.0)
+        points = []
+        for i in range(101):
+            t = start + (stop - start) * i / 100
+            half = thickness * math.sin(math.pi * min(1.0, 0.15 + t)) ** 0.6
+            points.append((x0 + (x1 - x0) * t, y0 - 70 * math.sin(t * math.pi) + 16 * math.sin(t * 8) + offset * 2 * half))
+        d.line(points, fill=255, width=3)
+
+
 def clay(card: Image.Image, shape: Image.Image, color: Color, rng: random.Random) -> None:
     """Soft shadow, body, top-left highlight and thumbprint marks: plasticine, not vector."""
-    shadow = ImageChops.offset(shape, 10, 16).filter(ImageFilter.GaussianBlur(12))
+    shadow = shift(shape, 10, 16).filter(ImageFilter.GaussianBlur(12))
     fill_mask(card, shadow, (90, 40, 20), 0.35)
     fill_mask(card, shape, color)
     box = shape.getbbox() or (0, 0, W, H)
@@ -283,7 +311,7 @@ def clay(card: Image.Image, shape: Image.Image, color: Color, rng: random.Random
     light = new_mask(lambda d: d.ellipse((x0 + (x1 - x0) * 0.08, y0 + (y1 - y0) * 0.06,
                                           x0 + (x1 - x0) * 0.62, y0 + (y1 - y0) * 0.5), fill=150))
     fill_mask(card, ImageChops.multiply(shape, light.filter(ImageFilter.GaussianBlur(24))), mix(color, (255, 255, 255), 0.5))
-    rim = ImageChops.subtract(shape, ImageChops.offset(shape, -6, -8)).filter(ImageFilter.GaussianBlur(4))
+    rim = ImageChops.subtract(shape, shift(shape, -6, -8)).filter(ImageFilter.GaussianBlur(4))
     fill_mask(card, rim, mix(color, (60, 20, 10), 0.45), 0.7)
     marks = new_mask(lambda d: [d.arc((x - r, y - r, x + r, y + r), a, a + 110, fill=255, width=2)
                                 for x, y in ((rng.uniform(x0 + 20, x1 - 20), rng.uniform(y0 + 20, y1 - 20))
@@ -345,7 +373,8 @@ def draw_cyberpunk(card: Image.Image, rng: random.Random) -> None:
 def draw_product_shot(card: Image.Image, rng: random.Random) -> None:
     card.paste(gradient([(0, "#e9ecf0"), (0.62, "#cfd4db"), (1, "#aab1bb")]))
     glow(card, (480, 200), 260, (255, 255, 255), 200)
-    put(card, lambda d: d.polygon(((420, -10), (540, -10), (700, 470), (260, 470)), fill=(255, 255, 255, 40)), blur=20)
+    put(card, lambda d: d.polygon(((420, -10), (540, -10), (700, 470), (260, 470)), fill=(255, 255, 255, 40)), blur=20,
+        base=(255, 255, 255))
     cx, top, bottom, rx, ry = 480, 380, 470, 170, 34
     put(card, lambda d: d.ellipse((cx - rx - 40, bottom - ry + 10, cx + rx + 60, bottom + ry + 30),
                                   fill=(40, 50, 60, 110)), blur=18)
@@ -362,8 +391,9 @@ def draw_product_shot(card: Image.Image, rng: random.Random) -> None:
     put(card, lambda d: d.ellipse((cx - 80, top - 18, cx + 90, top + 22), fill=(60, 70, 80, 120)), blur=10)
     bottle = new_mask(lambda d: d.rounded_rectangle((cx - 70, 190, cx + 70, top + 4), 30, fill=255))
     fill_mask(card, bottle, gradient([(0, "#2f6f6a"), (1, "#163c3a")]), 0.95)
-    put(card, lambda d: d.rounded_rectangle((cx - 48, 206, cx - 30, top - 16), 9, fill=(255, 255, 255, 150)), blur=2)
-    put(card, lambda d: d.rounded_rectangle((cx + 36, 210, cx + 46, top - 20), 5, fill=(255, 255, 255, 60)), blur=2)
+    put(card, lambda d: (d.rounded_rectangle((cx - 48, 206, cx - 30, top - 16), 9, fill=(255, 255, 255, 150)),
+                         d.rounded_rectangle((cx + 36, 210, cx + 46, top - 20), 5, fill=(255, 255, 255, 60))),
+        blur=2, base=(255, 255, 255))
     put(card, lambda d: d.rounded_rectangle((cx - 28, 130, cx + 28, 194), 8, fill=(196, 160, 92, 255)))
     put(card, lambda d: d.rectangle((cx - 20, 138, cx - 12, 186), fill=(255, 236, 190, 170)))
 
@@ -375,7 +405,7 @@ def draw_nature_macro(card: Image.Image, rng: random.Random) -> None:
         color = rng.choice((rgb("#b8d96a"), rgb("#6fae4f"), rgb("#f2e38b")))
         put(card, lambda d, x=x, y=y, r=r, c=color: (d.ellipse((x - r, y - r, x + r, y + r), fill=alpha(c, 60)),
                                                      d.ellipse((x - r, y - r, x + r, y + r), outline=alpha(c, 90),
-                                                               width=3)), blur=3)
+                                                               width=3)), blur=3, base=color)
 
     def leaf_outline(t: float, side: int) -> tuple[float, float]:
         x0, y0, x1, y1 = 120, 500, 860, 120
@@ -426,7 +456,7 @@ def draw_aerial_drone(card: Image.Image, rng: random.Random) -> None:
         y += h
     field = field.rotate(17, resample=Image.Resampling.BICUBIC).crop((W // 2, H // 2, W // 2 + W, H // 2 + H))
     card.paste(field)
-    river = [(-40, 120), (200, 180), (360, 330), (560, 300), (760, 420), (1000, 470)]
+    river = [(x, 150 + 0.3 * x + 70 * math.sin(x / 130) + 20 * math.sin(x / 47)) for x in range(-40, W + 60, 8)]
     put(card, lambda d: d.line(river, fill=(180, 220, 235, 255), width=46, joint="curve"))
     put(card, lambda d: d.line(river, fill=(52, 118, 160, 255), width=32, joint="curve"))
     put(card, lambda d: d.line(((-20, 560), (980, 40)), fill=(236, 226, 200, 255), width=8))
@@ -438,8 +468,10 @@ def draw_aerial_drone(card: Image.Image, rng: random.Random) -> None:
     put(card, lambda d: (d.ellipse((450, 200, 510, 260), outline=hud, width=4),
                          d.line((480, 176, 480, 210), fill=hud, width=4), d.line((480, 250, 480, 284), fill=hud, width=4),
                          d.line((426, 230, 460, 230), fill=hud, width=4), d.line((500, 230, 534, 230), fill=hud, width=4)))
-    put(card, lambda d: d.text((92, 84), "ALT 120 m", font=font(28, bold=False, mono=True), fill=hud, anchor="lm"))
-    put(card, lambda d: d.text((W - 92, 84), "N 17°", font=font(28, bold=False, mono=True), fill=hud, anchor="rm"))
+    put(card, lambda d: (d.rounded_rectangle((96, 72, 290, 120), 10, fill=(0, 0, 0, 110)),
+                         d.rounded_rectangle((W - 230, 72, W - 96, 120), 10, fill=(0, 0, 0, 110))))
+    put(card, lambda d: d.text((193, 96), "ALT 120 m", font=font(26, bold=False, mono=True), fill=hud, anchor="mm"))
+    put(card, lambda d: d.text((W - 163, 96), "N 17°", font=font(26, bold=False, mono=True), fill=hud, anchor="mm"))
 
 
 def draw_vintage_film(card: Image.Image, rng: random.Random) -> None:
@@ -475,7 +507,11 @@ def draw_watercolour(card: Image.Image, rng: random.Random) -> None:
     washes = ((300, 200, 200, "#7fb2d9"), (620, 180, 170, "#e99aa8"), (480, 360, 210, "#f0c977"),
               (760, 380, 150, "#94c7a3"), (160, 420, 140, "#b9a2d8"))
     for cx, cy, r, color in washes:
-        shape = new_mask(lambda d, p=blob(rng, cx, cy, r): d.polygon(p, fill=255)).filter(ImageFilter.GaussianBlur(6))
+        shape = new_mask(lambda d, p=blob(rng, cx, cy, r, 0.34, 96): d.polygon(p, fill=255))
+        blotches = Image.frombytes("L", (W // 16, H // 16), rng.randbytes(W * H // 256))
+        blotches = blotches.resize((W, H), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(14))
+        blotches = blotches.point(lambda v: max(150, min(255, 205 + (v - 128) * 3)))
+        shape = ImageChops.multiply(shape.filter(ImageFilter.GaussianBlur(5)), blotches)
         edge = ImageChops.subtract(shape, shape.filter(ImageFilter.MinFilter(9)).filter(ImageFilter.GaussianBlur(8)))
         pigment = Image.new("RGB", (W, H), rgb(color))
         tinted = ImageChops.multiply(card.convert("RGB"), pigment)
@@ -503,8 +539,9 @@ def draw_3d_render(card: Image.Image, rng: random.Random) -> None:
         d.ellipse((cx - off - k, cy - off - k, cx - off + k, cy - off + k), fill=alpha(color, 255))
     clip = new_mask(lambda d: d.ellipse((cx - r, cy - r, cx + r, cy + r), fill=255))
     fill_mask(card, clip, sphere)
-    put(card, lambda d: d.ellipse((cx - 80, cy - 88, cx - 36, cy - 50), fill=(255, 255, 255, 200)), blur=8)
-    rim = ImageChops.subtract(clip, ImageChops.offset(clip, -8, -6)).filter(ImageFilter.GaussianBlur(3))
+    put(card, lambda d: d.ellipse((cx - 80, cy - 88, cx - 36, cy - 50), fill=(255, 255, 255, 200)), blur=8,
+        base=(255, 255, 255))
+    rim = ImageChops.subtract(clip, shift(clip, -8, -6)).filter(ImageFilter.GaussianBlur(3))
     fill_mask(card, rim, rgb("#ffb3d1"), 0.7)
     bx, by, s = 690, 330, 110
     top_face = ((bx, by - s), (bx + s, by - s * 0.45), (bx, by + s * 0.1), (bx - s, by - s * 0.45))
@@ -516,7 +553,8 @@ def draw_3d_render(card: Image.Image, rng: random.Random) -> None:
     cx2, cy2, r2 = 240, 420, 36
     small = new_mask(lambda d: d.ellipse((cx2 - r2, cy2 - r2, cx2 + r2, cy2 + r2), fill=255))
     fill_mask(card, small, gradient([(0.6, "#7fe0d0"), (0.72, "#2f9c92")]))
-    put(card, lambda d: d.ellipse((cx2 - 20, cy2 - 24, cx2 - 4, cy2 - 10), fill=(255, 255, 255, 210)), blur=3)
+    put(card, lambda d: d.ellipse((cx2 - 20, cy2 - 24, cx2 - 4, cy2 - 10), fill=(255, 255, 255, 210)), blur=3,
+        base=(255, 255, 255))
 
 
 def draw_noir(card: Image.Image, rng: random.Random) -> None:
@@ -526,14 +564,17 @@ def draw_noir(card: Image.Image, rng: random.Random) -> None:
                                 for k in range(10)])
     window = new_mask(lambda d: d.polygon(((150, 20), (800, -30), (860, 560), (120, 600)), fill=255))
     fill_mask(card, ImageChops.multiply(slats, window).filter(ImageFilter.GaussianBlur(3)), (236, 232, 222), 0.8)
-    put(card, lambda d: d.line([(320 + 30 * math.sin(i / 6), 420 - i * 5) for i in range(70)],
-                               fill=(220, 220, 220, 120), width=8), blur=9)
-    figure = (10, 10, 10, 255)
-    put(card, lambda d: (d.polygon(((560, 270), (680, 270), (720, 540), (520, 540)), fill=figure),
-                         d.ellipse((588, 196, 652, 272), fill=figure),
-                         d.ellipse((548, 196, 692, 222), fill=figure),
-                         d.rounded_rectangle((582, 146, 658, 212), 14, fill=figure),
-                         d.rectangle((582, 186, 658, 198), fill=(60, 60, 60, 255))))
+    glow(card, (620, 330), 170, (200, 200, 196), 70)
+    figure = (8, 8, 8, 255)
+    coat = ((548, 300), (566, 276), (600, 266), (640, 266), (674, 276), (692, 300), (708, 420), (734, 560),
+            (506, 560), (532, 420))
+    put(card, lambda d: (d.polygon(coat, fill=figure),
+                         d.polygon(((600, 266), (620, 330), (640, 266)), fill=(30, 30, 30, 255)),
+                         d.ellipse((592, 196, 648, 268), fill=figure),
+                         d.ellipse((548, 192, 692, 220), fill=figure),
+                         d.chord((584, 140, 656, 240), 180, 360, fill=figure),
+                         d.rectangle((585, 180, 655, 192), fill=(52, 52, 52, 255))))
+    put(card, lambda d: d.line(((566, 276), (548, 300), (532, 420)), fill=(180, 180, 176, 160), width=3))
     put(card, lambda d: [d.line((x, y, x - 10, y + 44), fill=(200, 200, 200, 70), width=1)
                          for x, y in ((rng.uniform(0, W + 20), rng.uniform(-40, H)) for _ in range(200))])
     grain(card, rng, 0.3)
@@ -564,10 +605,10 @@ def draw_fantasy(card: Image.Image, rng: random.Random) -> None:
     for _ in range(40):
         x, y, r = rng.uniform(300, 960), rng.uniform(120, 520), rng.uniform(3, 7)
         put(card, lambda d, x=x, y=y, r=r: d.ellipse((x - r * 3, y - r * 3, x + r * 3, y + r * 3),
-                                                     fill=(255, 214, 120, 90)), blur=r * 1.5)
+                                                     fill=(255, 214, 120, 90)), blur=r * 1.5, base=(255, 214, 120))
         put(card, lambda d, x=x, y=y, r=r: d.ellipse((x - r / 2, y - r / 2, x + r / 2, y + r / 2),
                                                      fill=(255, 240, 200, 255)))
-    put(card, lambda d: d.rectangle((0, 470, W, 540), fill=(255, 210, 190, 90)), blur=26)
+    put(card, lambda d: d.rectangle((0, 470, W, 540), fill=(255, 210, 190, 90)), blur=26, base=(255, 210, 190))
 
 
 def draw_custom(card: Image.Image, rng: random.Random) -> None:

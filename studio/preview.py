@@ -51,10 +51,9 @@ class X0Tap:
 
     def __enter__(self) -> "X0Tap":
         original = type(self.scheduler).step.__get__(self.scheduler)
-        train_steps = float(self.scheduler.config.num_train_timesteps)
 
         def step(model_output, timestep, sample, *args, **kwargs):
-            sigma = float(timestep) / train_steps
+            sigma = _sigma(self.scheduler, timestep)
             self.x0 = sample.float() - sigma * model_output.float()
             return original(model_output, timestep, sample, *args, **kwargs)
 
@@ -64,6 +63,18 @@ class X0Tap:
     def __exit__(self, *exc) -> None:
         self.scheduler.__dict__.pop("step", None)
         self.x0 = None
+
+
+def _sigma(scheduler, timestep) -> float:
+    """The noise level of the step about to be taken (flow matching: x_t = (1 - sigma) x0 + sigma noise)."""
+    index = scheduler.step_index
+    if index is None:
+        index = scheduler.begin_index
+    if index is None and hasattr(scheduler, "index_for_timestep"):
+        index = scheduler.index_for_timestep(timestep)
+    if index is None or not hasattr(scheduler, "sigmas"):
+        return float(timestep) / float(scheduler.config.num_train_timesteps)
+    return float(scheduler.sigmas[index])
 
 
 def latent_to_rgb(latent: torch.Tensor, frames: int = 4, max_height: int = 320) -> np.ndarray:

@@ -1,0 +1,43 @@
+"""Shared fixtures: every test gets its own outputs folder; tiny models are built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_outputs(tmp_path, monkeypatch):
+    """No test writes into the checkout's outputs folder or reads the user's environment settings."""
+    monkeypatch.setenv("STUDIO_OUTPUTS", str(tmp_path / "outputs"))
+    for name in ("STUDIO_MODEL", "STUDIO_TRANSLATOR", "STUDIO_MEMORY_PLAN", "STUDIO_AUTH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe():
+    from studio.tiny import build_tiny_pipeline
+
+    pipe = build_tiny_pipeline("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def subprocess_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a `python -m studio` child: this checkout importable, outputs in tmp."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env["STUDIO_OUTPUTS"] = str(tmp_path / "outputs")
+    return env

@@ -1,0 +1,52 @@
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from studio.history import History, owner_alive
+
+
+def test_lifecycle_newest_first(tmp_path):
+    history = History(tmp_path)
+    first = history.create({"prompt": "a", "model": "tiny", "seed": 1})
+    time.sleep(0.01)
+    second = history.create({"prompt": "b", "model": "tiny", "seed": 2})
+    history.start(first, language="en", model_prompt="甲", translated=True)
+    history.finish(first, "done", output="/x.mp4", seconds=1.5)
+    jobs = history.list()
+    assert [job["id"] for job in jobs] == [second, first]
+    done = history.get(first)
+    assert done["status"] == "done" and done["translated"] is True and done["request"]["seed"] == 1
+    assert done["output"] == "/x.mp4" and done["finished"] >= done["started"] >= done["created"]
+    assert history.get(second)["status"] == "queued"
+    assert history.integrity() == "ok"
+
+
+def test_history_survives_reopening(tmp_path):
+    job = History(tmp_path).create({"prompt": "a"})
+    assert History(tmp_path).get(job)["request"] == {"prompt": "a"}
+
+
+def test_job_of_a_killed_process_reads_interrupted(tmp_path):
+    """kill -9 a process in the middle of a job: the next reader sees `interrupted`, never `running`."""
+    script = (
+        "import sys, time; from studio.history import History;"
+        f"h = History({str(tmp_path)!r}); j = h.create({{'prompt': 'x'}}); h.start(j);"
+        "print(j, flush=True); time.sleep(60)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    job = child.stdout.readline().strip()
+    history = History.__new__(History)  # read without the start-up sweep first
+    history.__init__(tmp_path)
+    assert history.get(job)["status"] == "running"  # its process is alive
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    record = History(tmp_path).get(job)
+    assert record["status"] == "interrupted" and "re-run" in record["error_message"]
+    assert History(tmp_path).integrity() == "ok"
+
+
+def test_owner_checks():
+    assert not owner_alive(None) and not owner_alive("garbage")
+    assert not owner_alive(json.dumps({"host": __import__("socket").gethostname(), "pid": 2**22 + 17, "start": "1"}))
