@@ -297,7 +297,8 @@ def brush(d: ImageDraw.ImageDraw, rng: random.Random, x0: float, x1: float, y0: 
         for i in range(101):
             t = start + (stop - start) * i / 100
             half = thickness * math.sin(math.pi * min(1.0, 0.15 + t)) ** 0.6
-            points.append((x0 + (x1 - x0) * t, y0 - 70 * math.sin(t * math.pi) + 16 * math.sin(t * 8) + offset * 2 * half))
+            y = y0 - 70 * math.sin(t * math.pi) + 16 * math.sin(t * 8)
+            points.append((x0 + (x1 - x0) * t, y + offset * 2 * half))
         d.line(points, fill=255, width=3)
 
 
@@ -310,7 +311,8 @@ def clay(card: Image.Image, shape: Image.Image, color: Color, rng: random.Random
     x0, y0, x1, y1 = box
     light = new_mask(lambda d: d.ellipse((x0 + (x1 - x0) * 0.08, y0 + (y1 - y0) * 0.06,
                                           x0 + (x1 - x0) * 0.62, y0 + (y1 - y0) * 0.5), fill=150))
-    fill_mask(card, ImageChops.multiply(shape, light.filter(ImageFilter.GaussianBlur(24))), mix(color, (255, 255, 255), 0.5))
+    light = ImageChops.multiply(shape, light.filter(ImageFilter.GaussianBlur(24)))
+    fill_mask(card, light, mix(color, (255, 255, 255), 0.5))
     rim = ImageChops.subtract(shape, shift(shape, -6, -8)).filter(ImageFilter.GaussianBlur(4))
     fill_mask(card, rim, mix(color, (60, 20, 10), 0.45), 0.7)
     marks = new_mask(lambda d: [d.arc((x - r, y - r, x + r, y + r), a, a + 110, fill=255, width=2)
@@ -461,13 +463,14 @@ def draw_aerial_drone(card: Image.Image, rng: random.Random) -> None:
     put(card, lambda d: d.line(river, fill=(52, 118, 160, 255), width=32, joint="curve"))
     put(card, lambda d: d.line(((-20, 560), (980, 40)), fill=(236, 226, 200, 255), width=8))
     put(card, lambda d: [d.ellipse((x - r, y - r, x + r, y + r), fill=(34, 62, 28, 255))
-                         for x, y, r in ((rng.uniform(0, W), rng.uniform(0, H), rng.uniform(7, 14)) for _ in range(70))])
+                         for x, y, r in ((rng.uniform(0, W), rng.uniform(0, H), rng.uniform(7, 14))
+                                         for _ in range(70))])
     glow(card, (900, 0), 520, rgb("#ffb347"), 80)
     hud = (255, 255, 255, 235)
     put(card, lambda d: corners(d, (60, 44, W - 60, ART_H - 20), 46, hud, 5))
     put(card, lambda d: (d.ellipse((450, 200, 510, 260), outline=hud, width=4),
-                         d.line((480, 176, 480, 210), fill=hud, width=4), d.line((480, 250, 480, 284), fill=hud, width=4),
-                         d.line((426, 230, 460, 230), fill=hud, width=4), d.line((500, 230, 534, 230), fill=hud, width=4)))
+                         [d.line(tick, fill=hud, width=4) for tick in ((480, 176, 480, 210), (480, 250, 480, 284),
+                                                                       (426, 230, 460, 230), (500, 230, 534, 230))]))
     put(card, lambda d: (d.rounded_rectangle((96, 72, 290, 120), 10, fill=(0, 0, 0, 110)),
                          d.rounded_rectangle((W - 230, 72, W - 96, 120), 10, fill=(0, 0, 0, 110))))
     put(card, lambda d: d.text((193, 96), "ALT 120 m", font=font(26, bold=False, mono=True), fill=hud, anchor="mm"))
@@ -517,7 +520,8 @@ def draw_watercolour(card: Image.Image, rng: random.Random) -> None:
         tinted = ImageChops.multiply(card.convert("RGB"), pigment)
         card.paste(Image.composite(tinted, card.convert("RGB"), shape.point(lambda v: v * 0.55)).convert("RGBA"))
         darker = ImageChops.multiply(card.convert("RGB"), pigment)
-        card.paste(Image.composite(darker, card.convert("RGB"), edge.point(lambda v: min(255, v * 1.6))).convert("RGBA"))
+        edge = edge.point(lambda v: min(255, v * 1.6))
+        card.paste(Image.composite(darker, card.convert("RGB"), edge).convert("RGBA"))
     put(card, lambda d: d.line([(60 + i * 14, 300 - 60 * math.sin(i / 9) - 20 * math.sin(i / 3)) for i in range(62)],
                                fill=(110, 100, 90, 120), width=2))
     put(card, lambda d: [d.ellipse((x, y, x + s, y + s), fill=alpha(rgb(rng.choice(washes)[3]), 170))
@@ -584,7 +588,8 @@ def draw_noir(card: Image.Image, rng: random.Random) -> None:
 def draw_fantasy(card: Image.Image, rng: random.Random) -> None:
     card.paste(gradient([(0, "#140f3a"), (0.45, "#4a2677"), (0.8, "#c2668a"), (1, "#f0b65e")]))
     put(card, lambda d: [d.ellipse((x, y, x + s, y + s), fill=(255, 250, 230, rng.randrange(120, 255)))
-                         for x, y, s in ((rng.uniform(0, W), rng.uniform(0, 280), rng.uniform(1.5, 4)) for _ in range(160))])
+                         for x, y, s in ((rng.uniform(0, W), rng.uniform(0, 280), rng.uniform(1.5, 4))
+                                         for _ in range(160))])
     glow(card, (230, 140), 120, rgb("#fff2c8"), 110)
     put(card, lambda d: d.ellipse((180, 90, 280, 190), fill=(255, 246, 220, 255)))
     rock = [(440, 300), (820, 300), (760, 360), (700, 400), (640, 470), (610, 520), (580, 450), (520, 390)]
@@ -679,12 +684,14 @@ def make_card(name: str, title: str) -> Image.Image:
     return card.convert("RGB").resize(SIZE, Image.Resampling.LANCZOS)
 
 
-def contact_sheet(cards: list[tuple[str, Image.Image]], columns: int = 4) -> Image.Image:
-    gap = 16
+def contact_sheet(cards: list[Image.Image], columns: int = 4) -> Image.Image:
+    """All cards at half size on one page, to judge them as a set (kept small for the repository)."""
+    gap, (w, h) = 12, (SIZE[0] // 2, SIZE[1] // 2)
     rows = math.ceil(len(cards) / columns)
-    sheet = Image.new("RGB", (columns * (SIZE[0] + gap) + gap, rows * (SIZE[1] + gap) + gap), (28, 28, 32))
-    for i, (_, image) in enumerate(cards):
-        sheet.paste(image, (gap + (i % columns) * (SIZE[0] + gap), gap + (i // columns) * (SIZE[1] + gap)))
+    sheet = Image.new("RGB", (columns * (w + gap) + gap, rows * (h + gap) + gap), (28, 28, 32))
+    for i, image in enumerate(cards):
+        sheet.paste(image.resize((w, h), Image.Resampling.LANCZOS),
+                    (gap + (i % columns) * (w + gap), gap + (i // columns) * (h + gap)))
     return sheet
 
 
@@ -696,7 +703,7 @@ def main() -> None:
     for preset in [*presets, {"name": "_custom", "title": "Your preset"}]:
         image = make_card(preset["name"], preset["title"])
         image.save(OUT_DIR / f"{preset['name']}.png", optimize=True)
-        cards.append((preset["name"], image))
+        cards.append(image)
     contact_sheet(cards).save(OUT_DIR / "_sheet.png", optimize=True)
     print(f"wrote {len(cards)} cards and _sheet.png to {OUT_DIR.relative_to(ROOT)}")
 

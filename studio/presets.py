@@ -25,6 +25,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,47}")
+_NAME_RULE = '1-48 characters from a-z, 0-9, "-" and "_", starting with a letter or digit'
 PLACEHOLDER = "{prompt}"
 
 # What a user preset inherits for every key it leaves out (its name comes from its file name).
@@ -189,13 +190,11 @@ def check_name(name: object) -> str:
     """`name` if it is a safe preset name, so it can only ever name a file inside its folder."""
     if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
         return name
-    shown = _show(name)
     if isinstance(name, str) and ("/" in name or "\\" in name or ".." in name or name.startswith("~")):
         problem = "looks like a path; a preset name is a plain name, never a path"
     else:
         problem = "is not a valid preset name"
-    raise InvalidPreset(f"preset name {shown} {problem}. Fix: use 1-48 characters from a-z, 0-9, "
-                        f'"-" and "_", starting with a letter or digit, e.g. "{slugify(str(name))}".')
+    raise InvalidPreset(f'preset name {_show(name)} {problem}. Fix: use {_NAME_RULE}, e.g. "{slugify(str(name))}".')
 
 
 def slugify(title: str) -> str:
@@ -300,12 +299,11 @@ def _parse(data: Mapping[str, Any], label: str, source: Source, assets_dir: Path
                        f"remove it; preset fields are {', '.join(_KEYS)}")
     missing = [key for key in _KEYS if key not in data and key not in _OPTIONAL_KEYS]
     if missing:
-        raise InvalidPreset(f'preset "{label}": "{missing[0]}" is missing. Fix: add it; a preset needs '
-                            f"{', '.join(key for key in _KEYS if key not in _OPTIONAL_KEYS)}.")
-    try:
-        check_name(data["name"])
-    except InvalidPreset as error:
-        raise InvalidPreset(f'preset "{label}": "name": {error}') from None
+        raise InvalidPreset(f'preset "{label}": "{missing[0]}" is missing. Fix: add it '
+                            f"(presets/cinematic.json is a complete example).")
+    if not (isinstance(data["name"], str) and NAME_PATTERN.fullmatch(data["name"])):
+        raise _invalid(label, "name", f"must be a plain name, never a path ({_NAME_RULE})", data["name"],
+                       f'use e.g. "{slugify(str(data["name"]))}"')
     title = _text(data, "title", label, 60, "give it a short title, e.g. \"Neon Night\"")
     description = _text(data, "description", label, 200, "write one short line", allow_empty=True)
     prompt = _text(data, "prompt", label, 4000, "write the style text around {prompt}")
@@ -329,7 +327,7 @@ def _text(data: Mapping[str, Any], key: str, label: str, limit: int, fix: str,
           allow_empty: bool = False) -> str:
     value = data[key]
     if not isinstance(value, str):
-        raise _invalid(label, key, "must be text", value, f'{fix} in quotes')
+        raise _invalid(label, key, "must be text", value, f"{fix} in quotes")
     value = value.strip()
     if not value and not allow_empty:
         raise _invalid(label, key, "must not be empty", value, fix)
@@ -355,7 +353,7 @@ def _settings(settings: Any, label: str) -> Mapping[str, int | float]:
             raise _invalid(label, field, f"must be a {'whole ' if whole else ''}number", value,
                            f"write a number from {low:g} to {high:g} without quotes")
         if not low <= value <= high:
-            raise _invalid(label, field, f"must be from {low:g} to {high:g}", value, f"use a value in that range")
+            raise _invalid(label, field, f"must be from {low:g} to {high:g}", value, "use a value in that range")
         if key == "frames" and (value - 1) % 4:
             lower = value - (value - 1) % 4
             raise _invalid(label, field, "must be 4k+1 (5, 9, ..., 81): the VAE packs 4 frames per latent",
@@ -405,10 +403,14 @@ def _write_user_file(user_dir: Path, data: Mapping[str, Any], overwrite: bool,
     if path.exists() and not overwrite:
         raise InvalidPreset(f'a preset named "{name}" already exists. Fix: choose another name, '
                             f"or allow replacing it.")
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, suffix=".tmp", delete=False) as file:
-        file.write(text)
-    os.replace(file.name, path)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
 
 
