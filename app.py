@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio.errors import StudioError
     from studio.service import Studio
     from studio.ui import build_app
+    from studio.ui.style import CSS, theme
 
     try:
         config = StudioConfig.from_env(model=args.model, outputs=args.outputs, host=args.host, port=args.port)
@@ -27,7 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     except StudioError as exc:
         sys.exit(f"error: {exc}")
     app = build_app(studio)
-    app.launch(server_name=config.host, server_port=config.port, allowed_paths=[str(config.outputs)])
+    app.launch(
+        server_name=config.host, server_port=config.port, allowed_paths=[str(config.outputs), str(config.assets_dir)],
+        theme=theme(), css=CSS, show_error=True,
+    )
 
 
 if __name__ == "__main__":

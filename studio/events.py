@@ -59,6 +59,7 @@ class Preview(Event):
 @dataclass(frozen=True)
 class Notice(Event):
     message: str
+    source: str = "studio"  # "language" notices are already on screen in the language panel
 
 
 @dataclass(frozen=True)

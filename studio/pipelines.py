@@ -8,7 +8,7 @@ import threading
 import torch
 
 from .memory import MemoryPlan, get_plan
-from .models import ModelSpec, load_pipeline
+from .models import ModelSpec, load_pipeline, resolve_model
 
 
 class PipelineStore:
@@ -20,7 +20,7 @@ class PipelineStore:
         self._loaded: tuple[ModelSpec, object, MemoryPlan] | None = None
 
     def get(self, model: str, plan: str | MemoryPlan = "auto") -> tuple[ModelSpec, object, MemoryPlan]:
-        plan = plan if isinstance(plan, MemoryPlan) else get_plan(plan)
+        plan = plan if isinstance(plan, MemoryPlan) else get_plan(plan, resolve_model(model)[0])
         with self._lock:
             if self._key == (model, plan.name) and self._loaded:
                 return self._loaded
@@ -30,6 +30,9 @@ class PipelineStore:
             plan.apply(pipe)
             self._key, self._loaded = (model, plan.name), (spec, pipe, plan)
             return self._loaded
+
+    def loaded_plan(self) -> str | None:
+        return self._loaded[2].name if self._loaded else None
 
     def release(self) -> None:
         """Drop the loaded pipeline and give its memory back (before loading another, or after OOM)."""

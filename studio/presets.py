@@ -19,6 +19,8 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, Literal
 
+from .errors import StudioError
+
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -58,8 +60,10 @@ _OPTIONAL_KEYS = ("negative_prompt", "settings")
 Source = Literal["builtin", "user"]
 
 
-class InvalidPreset(ValueError):
+class InvalidPreset(StudioError, ValueError):
     """A preset file, upload or name is unusable; the message names the file, field, value and fix."""
+
+    kind = "invalid_preset"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

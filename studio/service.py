@@ -8,7 +8,6 @@ terminal event, never in a lost job.
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import threading
@@ -23,15 +22,17 @@ import torch
 from . import video
 from .config import StudioConfig
 from .errors import Cancelled as CancelledError
-from .errors import OutOfMemory, StudioError
+from .errors import InvalidRequest, OutOfMemory, StudioError
 from .events import Cancelled, Done, Event, Failed, Notice, Progress, Started
 from .history import ACTIVE, History
 from .language import LanguageLayer
-from .memory import MemoryPlan
-from .models import resolve_model
+from .memory import MemoryPlan, get_plan
+from .models import MODELS, ModelSpec, is_cached, resolve_model
 from .pipelines import PipelineStore
+from .presets import Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
 from .runner import PipelineRunner, RunResult
+from .speed.plan import SpeedPlan
 
 log = logging.getLogger("studio")
 
@@ -53,17 +54,60 @@ class Studio:
         self.config = config
         self.model = config.resolved_model()
         self.spec, _ = resolve_model(self.model)
+        self.sources = _model_sources(self.spec, self.model)
         self.history = History(config.outputs)
         self.language = LanguageLayer(
             config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
         )
         self.pipelines = PipelineStore()
+        self.speed = SpeedPlan.from_env()
+        self.user_presets_dir = Path(config.outputs) / "presets"
         self._gpu = threading.Lock()
         _remove_partials(Path(config.outputs))
 
-    def request(self, prompt: Any, **values: Any) -> GenerationRequest:
-        """Validate settings for this studio's model (raises InvalidRequest)."""
-        return GenerationRequest.create(self.spec, prompt, **values)
+    def models(self) -> list[ModelSpec]:
+        """The models this studio can run: the configured one first, then others whose weights are here."""
+        return [MODELS[name] if name in MODELS else self.spec for name in self.sources]
+
+    def spec_for(self, model: str | None) -> ModelSpec:
+        if model in (None, "", self.spec.name):
+            return self.spec
+        if model not in self.sources:
+            raise InvalidRequest("model", model, f"available here: {', '.join(self.sources)}")
+        return MODELS[model]
+
+    def doctor(self, *, measure: bool = False) -> dict[str, Any]:
+        """The GPU doctor's report (studio.hardware) for this machine."""
+        from .hardware import doctor_report
+
+        return doctor_report(measure=measure)
+
+    def presets(self) -> PresetList:
+        """Built-in presets and this studio's user presets (broken user files listed in `.problems`)."""
+        return load_presets(self.config.presets_dir, self.user_presets_dir, self.config.assets_dir)
+
+    def preset(self, name: str) -> Preset:
+        return get_preset(name, self.presets())
+
+    def request(
+        self, prompt: Any, *, model: str | None = None, preset: str | None = None, **values: Any
+    ) -> GenerationRequest:
+        """Validate settings for one of this studio's models (raises InvalidRequest / InvalidPreset).
+
+        A preset's recommended settings and negative prompt fill what the caller leaves out (None).
+        """
+        if preset:
+            chosen = self.preset(preset)
+            defaults = {**chosen.settings, "negative_prompt": chosen.negative_prompt}
+            values = {**defaults, **{k: v for k, v in values.items() if v is not None}}
+        return GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
+
+    def prepare_prompt(self, prompt: str, *, preset: str | None = None, translate: bool = True) -> dict[str, Any]:
+        """What the model will read: the preset's style around the prompt, then the language layer."""
+        text = self.preset(preset).apply(prompt) if preset else prompt
+        prepared = self.language.prepare(text, translate=translate).to_dict()
+        prepared["styled_prompt"] = text
+        return prepared
 
     def generate(
         self,
@@ -78,6 +122,7 @@ class Studio:
         The MP4 goes to `output` when given, else to `<outputs>/videos/<job id>.mp4`.
         """
         cancel = cancel or threading.Event()
+        request = self.speed.prepare(request)
         job_id = self.history.create(request.to_dict(), user=user)
         try:
             with self._gpu:
@@ -86,7 +131,7 @@ class Studio:
             cancel.set()
             job = self.history.get(job_id)
             if job and job["status"] in ACTIVE:
-                self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message="the client went away")
+                self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message="stopped before it finished (Cancel was pressed or the client went away)")
             raise
 
     def _job(
@@ -99,21 +144,27 @@ class Studio:
             prepared = self._prepare_prompt(request)
             if prepared.get("notice"):
                 notices.append(prepared["notice"])
-                yield Notice(job_id, prepared["notice"])
+                yield Notice(job_id, prepared["notice"], source="language")
             self.history.start(
                 job_id, language=prepared["language"], model_prompt=prepared["model_prompt"],
                 translated=prepared["translated"], translator=prepared["backend"], notices=notices,
             )
             yield Progress(job_id, "load")
-            spec, pipe, plan = self.pipelines.get(self.model, request.memory_plan)
-            self.history.update(job_id, plan={"name": plan.name, "description": plan.description})
-            yield Started(job_id, request.to_dict(), prepared, plan.name)
-            result = None
+            plan, result, fell_back, announced = self._plan(request), None, False, False
             while result is None:
                 try:
+                    _, pipe, plan = self.pipelines.get(self.sources[request.model], plan)
+                    self.history.update(job_id, plan={"name": plan.name, "description": plan.description})
+                    if not announced:
+                        announced = True
+                        yield Started(job_id, request.to_dict(), prepared, plan.name)
                     result = yield from self._run_pipeline(job_id, pipe, plan, request, prepared, cancel)
                 except torch.OutOfMemoryError:
-                    spec, pipe, plan = self._fall_back(plan, notices, job_id)
+                    pass  # handled below: outside this block the error's frames, which hold GPU tensors, are freed
+                if result is None:
+                    pipe = None
+                    plan = self._fall_back(plan, notices, job_id, retried=fell_back)
+                    fell_back = True
                     yield Notice(job_id, notices[-1])
             yield Progress(job_id, "encode")
             summary = self._write_outputs(job_id, request, prepared, plan, result, notices, started, output)
@@ -133,7 +184,7 @@ class Studio:
             yield Failed(job_id, "internal", f"the job failed: {type(exc).__name__}: {str(exc)[:300]}")
 
     def _prepare_prompt(self, request: GenerationRequest) -> dict[str, Any]:
-        prepared = self.language.prepare(request.prompt, translate=request.translate).to_dict()
+        prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate)
         if request.model_prompt:  # the user edited what goes to the model
             prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user")
         return prepared
@@ -141,8 +192,9 @@ class Studio:
     def _run_pipeline(self, job_id, pipe, plan, request, prepared, cancel) -> Iterator[Event]:
         """Run the blocking pipeline in a worker thread and relay its events as they come."""
         events: queue.Queue = queue.Queue()
-        runner = PipelineRunner(pipe, hooks=[plan])
-        negative = request.negative_prompt if request.negative_prompt is not None else self.spec.negative_prompt
+        runner = PipelineRunner(pipe, hooks=[plan, *self.speed.hooks])
+        spec = self.spec_for(request.model)
+        negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
 
         def work() -> None:
             try:
@@ -167,18 +219,24 @@ class Studio:
                 cancel.set()
                 worker.join()
 
-    def _fall_back(self, plan: MemoryPlan, notices: list[str], job_id: str):
-        lighter = plan.lighter()
+    def _plan(self, request: GenerationRequest) -> MemoryPlan:
+        """The request's plan, else the configured one; `auto` weighs this model and size on this GPU."""
+        name = request.memory_plan if request.memory_plan != "auto" else self.config.memory_plan
+        return get_plan(name, self.spec_for(request.model), (request.width, request.height), request.frames)
+
+    def _fall_back(self, plan: MemoryPlan, notices: list[str], job_id: str, retried: bool) -> MemoryPlan:
+        """After running out of GPU memory: free it all and name the next lighter plan (once per job)."""
         self.pipelines.release()
-        gc.collect()
-        if lighter is None or any(n.startswith("out of GPU memory") for n in notices):
+        lighter = plan.lighter()
+        if lighter is None or retried:
+            left = "no lighter plan is left to try" if lighter is None else "the job was already retried once"
             raise OutOfMemory(
-                f"out of GPU memory with the {plan.name!r} plan and no lighter plan is left to try. "
+                f"out of GPU memory with the {plan.name!r} plan and {left}. "
                 "Fix: lower the resolution or the number of frames, close other GPU programs, or use TI2V-5B."
             )
         notices.append(f"out of GPU memory with the {plan.name!r} plan; retrying once with {lighter.name!r}")
         self.history.update(job_id, notices=notices)
-        return self.pipelines.get(self.model, lighter)
+        return lighter
 
     def _write_outputs(
         self, job_id, request, prepared, plan, result: RunResult, notices, started, output: Path | None
@@ -214,6 +272,18 @@ class Studio:
             notices=notices,
         )
         return summary
+
+
+def _model_sources(spec: ModelSpec, source: str) -> dict[str, str]:
+    """Model name -> where to load it: the configured model, the other cached real model, the tiny ones."""
+    sources = {spec.name: source}
+    if not spec.tiny and torch.cuda.is_available():
+        for other in MODELS.values():
+            if not other.tiny and other.repo_id and other.name not in sources and is_cached(other.repo_id):
+                sources[other.name] = other.repo_id
+    for tiny in ("tiny", "tiny-5b"):
+        sources.setdefault(tiny, tiny)
+    return sources
 
 
 def _remove_partials(outputs: Path) -> None:

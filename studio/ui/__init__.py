@@ -1,0 +1,54 @@
+"""The Gradio page: layout and wiring only; every decision is the studio's (studio.service)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..service import Studio
+from . import create, history_tab, system_tab
+from .style import CSS, theme
+
+
+def build_app(studio: Studio) -> gr.Blocks:
+    """Create, History and System tabs over one Studio; one GPU job at a time, a bounded queue."""
+    with gr.Blocks(title="Wan Studio") as app:
+        with gr.Row(elem_id="header"):
+            gr.Markdown(f"# Wan Studio\nText to video with Wan2.2 · model: **{studio.spec.title}**")
+        if studio.spec.tiny:
+            gr.Markdown(
+                "**Demo mode: the `tiny` model has random weights, so videos look like coloured noise.** "
+                "Everything else is real. For real videos run on a GPU with the weights: "
+                "`hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers` then `python app.py --model wan2.2-t2v-a14b`.",
+                elem_id="tiny_banner",
+            )
+        with gr.Tabs(elem_id="tabs") as tabs:
+            with gr.Tab("Create", id="create", elem_id="tab_create"):
+                made = create.build(studio)
+            with gr.Tab("History", id="history", elem_id="tab_history"):
+                past = history_tab.build(studio)
+            with gr.Tab("System", id="system", elem_id="tab_system"):
+                system_tab.build(studio)
+
+        history_outputs = [past.gallery, past.jobs, past.count]
+        app.load(past.load, None, history_outputs, api_visibility="private")
+        made.generate_event.then(past.load, None, history_outputs, api_visibility="private")
+        _wire_history_to_create(studio, made, past, tabs)
+    app.queue(max_size=studio.config.max_queue)
+    return app
+
+
+def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: history_tab.HistoryTab, tabs) -> None:
+    """"Use these settings" fills the Create tab; "Re-run" does that and generates with the same seed."""
+    fields = made.inputs[:15]  # prompt .. memory_plan
+
+    def use(job_id: str | None):
+        if not job_id:
+            raise gr.Error("Select a job in the list first.")
+        job = studio.history.get(job_id)
+        return (*create.settings_from_request(studio, job["request"]), gr.Tabs(selected="create"))
+
+    past.use.click(use, past.selected, [*fields, tabs], api_visibility="private")
+    past.rerun.click(use, past.selected, [*fields, tabs], api_visibility="private").then(
+        made.generate_fn, made.inputs, made.outputs, concurrency_limit=1, concurrency_id=create.GPU_QUEUE,
+        show_progress="minimal", show_progress_on=[made.status], api_visibility="private",
+    ).then(past.load, None, [past.gallery, past.jobs, past.count], api_visibility="private")

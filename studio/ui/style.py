@@ -1,0 +1,51 @@
+"""Theme and CSS: calm, dark-on-light, readable on a phone."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+FONTS = ["Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "sans-serif"]
+MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "monospace"]
+
+
+def theme() -> gr.themes.Base:
+    """No web fonts: the studio must look right offline and on a Space alike."""
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="violet", neutral_hue="slate", font=FONTS,
+                          font_mono=MONO, radius_size="md")
+
+
+CSS = """
+.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
+#header h1 { margin: 0; font-size: 1.6rem; letter-spacing: -0.01em; }
+#header p { margin: 0.15rem 0 0; color: var(--body-text-color-subdued); }
+#tiny_banner { border-left: 4px solid #f59e0b; background: #fffbeb; padding: 0.6rem 0.9rem; border-radius: 8px; }
+#tiny_banner p { margin: 0; color: #78350f; }
+#language_panel { padding: 0.2rem 0.4rem; }
+#language_info p, #preset_info p, #settings_summary p { margin: 0.2rem 0; font-size: 0.9rem; }
+#settings_summary p { color: var(--body-text-color-subdued); }
+#presets .thumbnail-item { border-radius: 10px; }
+#presets .caption-label { display: none; }  /* the cards carry their titles */
+#presets .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
+#presets .grid-wrap, #history_gallery .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
+#presets .gallery-item, #history_gallery .gallery-item { height: auto !important; }
+#history_gallery .thumbnail-item { aspect-ratio: 16 / 9 !important; height: auto !important; }
+#history_gallery .grid-container { grid-auto-rows: min-content !important; }
+#presets .grid-container { grid-auto-rows: min-content !important; padding-top: 0.4rem !important; }
+#presets .thumbnail-item { aspect-ratio: 3 / 2 !important; height: auto !important; }
+#generate { min-height: 52px; font-size: 1.05rem; font-weight: 600; }
+#cancel { min-height: 52px; }
+.ws-status { padding: 0.35rem 0.2rem; }
+.ws-status p { margin: 0.35rem 0 0; font-size: 0.95rem; }
+.ws-bar { height: 8px; border-radius: 999px; background: var(--neutral-200); overflow: hidden; }
+.ws-bar span { display: block; height: 100%; background: linear-gradient(90deg, #6366f1, #8b5cf6);
+  transition: width 0.3s ease; }
+.ws-done .ws-bar span { background: #10b981; }
+.ws-warn p { color: #b45309; }
+.ws-error p { color: #b91c1c; }
+#preview img { object-fit: contain; }
+@media (max-width: 640px) {
+  #header h1 { font-size: 1.3rem; }
+  #presets .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+  #history_gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+}
+"""

@@ -1,0 +1,26 @@
+"""The System tab: the GPU doctor's report, the active model and memory plan."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ..service import Studio
+
+
+def build(studio: Studio) -> None:
+    with gr.Row():
+        check = gr.Button("Check the GPU (timed copies)", elem_id="doctor_refresh", size="sm", scale=0, min_width=200)
+    report = gr.Markdown(_text(studio, measure=False), elem_id="doctor")
+    check.click(lambda: _text(studio, measure=True), None, report, api_visibility="private")
+
+
+def _text(studio: Studio, measure: bool) -> str:
+    from ..hardware import format_report
+
+    loaded = studio.pipelines.loaded_plan()
+    plan = f"`{loaded}` (loaded)" if loaded else "chosen when the first job starts"
+    return (
+        f"**Model:** {studio.spec.title}  \n**Memory plan:** {plan}  \n"
+        f"**Outputs and history:** `{studio.config.outputs}`\n\n"
+        f"```text\n{format_report(studio.doctor(measure=measure))}\n```"
+    )

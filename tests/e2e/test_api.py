@@ -1,0 +1,102 @@
+"""The studio's HTTP API as a script uses it: gradio_client against the served app."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+from gradio_client import Client
+
+FAST = {"resolution": "832x480", "duration": 5 / 16, "steps": 3}
+
+
+def _video_path(value) -> str:
+    return value["video"] if isinstance(value, dict) else value
+
+
+def test_generate_streams_previews_then_an_h264_mp4(server):
+    client = Client(server.url, verbose=False)
+    job = client.submit(prompt="a red fox running through snow", seed=5, randomize_seed=False, api_name="/generate",
+                        **FAST)
+    final = job.result(timeout=300)
+    updates = job.outputs()
+    previews = {hashlib.sha256(Path(u[1]).read_bytes()).hexdigest() for u in updates if u[1]}
+    assert len(previews) >= 2, f"expected several distinct previews, got {len(previews)}"
+    status, _, video, details, seed = final
+    assert "Done" in status and seed == 5 and "832×480" in details
+    with av.open(_video_path(video)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.width, stream.height) == (832, 480)
+
+
+def test_api_parameters(server):
+    info = Client(server.url, verbose=False).view_api(return_format="dict", print_info=False)
+    params = info["named_endpoints"]["/generate"]["parameters"]
+    assert params[0]["parameter_name"] == "prompt"
+    assert all(p["parameter_has_default"] for p in params[1:])
+
+
+def test_invalid_input_is_a_clear_error_and_the_server_keeps_serving(server):
+    client = Client(server.url, verbose=False)
+    with pytest.raises(Exception, match="prompt.*empty"):
+        client.predict(prompt="   ", api_name="/generate", **FAST)
+    with pytest.raises(Exception, match="multiple of 16|resolution|width"):
+        client.predict(prompt="cat", api_name="/generate", **{**FAST, "resolution": "1000x720"})
+    assert client.predict(prompt="cat", api_name="/generate", **FAST)[2]
+
+
+def test_cancel_mid_run_keeps_history_honest(server):
+    client = Client(server.url, verbose=False)
+    job = client.submit(prompt="a slow cancelled job", resolution="832x480", duration=5 / 16, steps=40,
+                        api_name="/generate")
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(u[1] for u in job.outputs()):
+        time.sleep(0.2)
+    assert any(u[1] for u in job.outputs()), "no preview arrived before cancelling"
+    job.cancel()
+    deadline = time.time() + 60
+    from studio.history import History
+
+    while time.time() < deadline:
+        statuses = {j["prompt"]: j["status"] for j in History(server.outputs).list()}
+        if statuses.get("a slow cancelled job") == "cancelled":
+            break
+        time.sleep(0.5)
+    assert statuses.get("a slow cancelled job") == "cancelled"
+    assert client.predict(prompt="after the cancel", api_name="/generate", **FAST)[2]
+
+
+def test_three_concurrent_clients_get_their_own_results_and_a_queue_position(server):
+    results, ranks = {}, {}
+
+    def user(n: int) -> None:
+        client = Client(server.url, verbose=False)
+        job = client.submit(prompt=f"user {n} paints a lighthouse", seed=100 + n, randomize_seed=False,
+                            api_name="/generate", **FAST)
+        seen = []
+        while not job.done():
+            status = job.status()
+            if status.rank is not None:
+                seen.append(status.rank)
+            time.sleep(0.1)
+        ranks[n] = seen
+        results[n] = job.result()
+
+    threads = [threading.Thread(target=user, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert sorted(results) == [0, 1, 2]
+    for n, (status, _, video, details, seed) in results.items():
+        assert seed == 100 + n and "Done" in status and Path(_video_path(video)).is_file()
+    from studio.history import History
+
+    done = {j["prompt"]: j["seed"] for j in History(server.outputs).list() if j["status"] == "done"}
+    assert all(done[f"user {n} paints a lighthouse"] == 100 + n for n in range(3))
+    assert any(r and max(r) >= 1 for r in ranks.values()), f"nobody saw a queue position: {ranks}"

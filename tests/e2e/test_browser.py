@@ -1,0 +1,88 @@
+"""A real browser (Debian's Chromium driven by Playwright) using the studio like an artist."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is not installed: apt-get install chromium")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+def _open(browser, server, width: int, height: int):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#prompt textarea")
+    return page
+
+
+def _video_state(page) -> dict:
+    return page.evaluate(
+        "() => { const v = document.querySelector('#result video');"
+        " return v ? {ready: v.readyState, duration: v.duration, error: v.error && v.error.code} : null; }"
+    )
+
+
+def test_type_pick_a_preset_generate_watch_and_cancel(browser, server, artifacts):
+    page = _open(browser, server, 1440, 900)
+    page.fill("#prompt textarea", "a paper boat drifting down a rainy street")
+    page.wait_for_function(
+        "() => document.querySelector('#model_prompt textarea').value.length > 0", timeout=30_000
+    )
+    assert "English" in page.inner_text("#language_info")
+
+    page.locator("#presets .thumbnail-item").nth(1).click()  # the first style after "No style"
+    page.wait_for_function("() => document.querySelector('#preset_info').innerText.includes('Cinematic')")
+    page.wait_for_function(
+        "() => document.querySelector('#model_prompt textarea').value.length > 0"
+    )
+    page.screenshot(path=str(artifacts / "studio-1440x900-compose.png"), full_page=True)
+
+    page.click("#generate")
+    page.wait_for_selector("#preview img", timeout=120_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#result video'); return v && v.readyState >= 1 && v.duration > 0; }",
+        timeout=180_000,
+    )
+    state = _video_state(page)
+    assert state["ready"] >= 1 and state["duration"] > 0 and not state["error"]
+    assert "Done" in page.inner_text("#status")
+    page.screenshot(path=str(artifacts / "studio-1440x900-result.png"), full_page=True)
+
+    page.locator("#advanced").click()
+    page.locator("#steps input[type=number]").fill("40")
+    page.locator("#steps input[type=number]").press("Enter")
+    page.click("#generate")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Step')", timeout=120_000)
+    page.click("#cancel")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Cancelled')")
+    assert page.locator("#preview img").count() == 1  # the last preview stays
+    page.screenshot(path=str(artifacts / "studio-1440x900-cancelled.png"), full_page=True)
+    page.close()
+
+
+def test_phone_layout_and_history(browser, server, artifacts):
+    page = _open(browser, server, 390, 844)
+    page.screenshot(path=str(artifacts / "studio-390x844.png"), full_page=True)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 400, f"the page scrolls sideways on a phone ({width} px wide)"
+    page.click("#tab_history-button") if page.locator("#tab_history-button").count() else page.get_by_role(
+        "tab", name="History").click()
+    page.wait_for_selector("#history_gallery .thumbnail-item", timeout=30_000)
+    page.locator("#history_gallery .thumbnail-item").first.click()
+    page.wait_for_function("() => document.querySelector('#history_details').innerText.includes('seed')")
+    page.screenshot(path=str(artifacts / "studio-390x844-history.png"), full_page=True)
+    page.close()
