@@ -6,6 +6,11 @@ import argparse
 import logging
 import sys
 
+try:  # on Hugging Face ZeroGPU, `spaces` must be imported before torch
+    import spaces  # noqa: F401
+except ImportError:
+    pass
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Start Wan Studio in the browser.")

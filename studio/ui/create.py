@@ -19,6 +19,7 @@ from ..preview import contact_sheet
 from ..presets import export_preset, import_preset, save_user_preset, slugify
 from ..request import frames_for_seconds
 from ..service import Studio
+from ..space import estimate_seconds, gpu_task
 from . import formatting as fmt
 
 GPU_QUEUE = "gpu"
@@ -187,6 +188,19 @@ def build(studio: Studio) -> CreateTab:
                              guidance_scale, guidance_scale_2, flow_shift, fps, seed, randomize_seed, mode,
                              memory_plan, model_prompt, as_typed, auto_prompt, http=request)
 
+    def reserve(prompt: str, preset: str = NO_PRESET, model: str = spec.name, resolution: str = "",
+                duration: float = default_duration, negative_prompt: str = "", steps: float = spec.steps,
+                guidance_scale: float = spec.guidance_scale, *rest, **kwargs) -> float:
+        """ZeroGPU reservation for this request (seconds), from its size and steps."""
+        try:
+            chosen = studio.spec_for(model)
+            width, height = fmt.parse_size(resolution)
+            frames = frames_for_seconds(float(duration), chosen.fps, chosen.max_frames)
+            return estimate_seconds(chosen, width, height, frames, int(steps), float(guidance_scale) > 1)
+        except (StudioError, ValueError, TypeError):
+            return 60.0
+
+    generate = gpu_task(generate, reserve)
     generate_event = run.click(
         generate, inputs, outputs,
         api_name="generate", concurrency_limit=1, concurrency_id=GPU_QUEUE, show_progress="minimal",
