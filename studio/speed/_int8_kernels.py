@@ -1,0 +1,147 @@
+"""Triton kernels of the 8-bit attention (imported lazily: only where Triton is installed).
+
+SageAttention-style: Q and K as INT8 with one scale per token (K smoothed by subtracting its mean
+over tokens, which leaves the softmax unchanged), Q·Kᵀ on the INT8 tensor cores with INT32
+accumulation, online softmax in FP32 (exp2, the 1/sqrt(d)·log2(e) factor folded into Q's scale),
+then P·V either in FP8 e4m3 (P scaled by 448, V with one scale per channel; each block's product
+is accumulated afresh and added in FP32, because Hopper accumulates FP8 products imprecisely) or
+in BF16. Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+PAD = 128  # tokens are padded to a multiple of this (>= every BLOCK_M / BLOCK_N used)
+P_SCALE = 448.0  # P in [0, 1] -> the full e4m3 range
+
+
+@triton.jit
+def _round_to_int8(x):
+    return tl.where(x >= 0, x + 0.5, x - 0.5).to(tl.int8)
+
+
+@triton.jit
+def quantize_rows_kernel(
+    x_ptr, mean_ptr, out_ptr, scale_ptr, n_tokens, n_padded, heads,
+    stride_b, stride_s, stride_h, extra_scale,
+    D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr,
+):
+    """[B, S, H, D] (any strides) -> INT8 [B*H, S_pad, D] with one FP32 scale per token (times extra_scale)."""
+    block, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // heads, bh % heads
+    rows = block * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.arange(0, D)
+    valid = rows < n_tokens
+    x = tl.load(
+        x_ptr + b * stride_b + h * stride_h + rows[:, None] * stride_s + cols[None, :], mask=valid[:, None], other=0.0
+    ).to(tl.float32)
+    if SUBTRACT_MEAN:
+        x = tl.where(valid[:, None], x - tl.load(mean_ptr + bh * D + cols)[None, :], 0.0)
+    scale = tl.maximum(tl.max(tl.abs(x), axis=1), 1e-8) / 127.0
+    q = _round_to_int8(x / scale[:, None])
+    tl.store(out_ptr + bh * n_padded * D + rows[:, None] * D + cols[None, :], q)
+    tl.store(scale_ptr + bh * n_padded + rows, scale * extra_scale)
+
+
+@triton.jit
+def quantize_v_kernel(
+    v_ptr, mean_ptr, scale_ptr, out_ptr, n_tokens, n_padded, heads, stride_b, stride_s, stride_h,
+    D: tl.constexpr, BLOCK: tl.constexpr,
+):
+    """[B, S, H, D] minus its mean over tokens -> FP8 e4m3 Vᵀ [B*H, D, S_pad] (tokens contiguous: the
+    K-major layout FP8 MMA wants). The attention adds the mean back, since each row of P sums to one."""
+    block, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // heads, bh % heads
+    rows = block * BLOCK + tl.arange(0, BLOCK)
+    cols = tl.arange(0, D)
+    valid = rows < n_tokens
+    x = tl.load(
+        v_ptr + b * stride_b + h * stride_h + rows[:, None] * stride_s + cols[None, :], mask=valid[:, None], other=0.0
+    ).to(tl.float32)
+    x = tl.where(valid[:, None], x - tl.load(mean_ptr + bh * D + cols)[None, :], 0.0)
+    x = x / tl.load(scale_ptr + bh * D + cols)[None, :]
+    tl.store(out_ptr + bh * D * n_padded + cols[None, :] * n_padded + rows[:, None], x.to(tl.float8e4nv))
+
+
+@triton.jit
+def _attend_block(
+    acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
+    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr,
+):
+    keys = start + tl.arange(0, BLOCK_N)
+    k = tl.load(k_ptrs)
+    s = tl.dot(q, tl.trans(k)).to(tl.float32) * q_scale[:, None] * tl.load(k_scale_ptrs)[None, :]
+    if MASK:
+        s = tl.where(keys[None, :] < n_keys, s, float("-inf"))
+    m_new = tl.maximum(m_i, tl.max(s, axis=1))
+    p = tl.math.exp2(s - m_new[:, None])
+    alpha = tl.math.exp2(m_i - m_new)
+    l_i = l_i * alpha + tl.sum(p, axis=1)
+    if PV_FP8:
+        v = tl.load(v_ptrs)  # [D, BLOCK_N] fp8
+        acc = acc * alpha[:, None] + tl.dot((p * 448.0).to(tl.float8e4nv), tl.trans(v))
+    else:
+        if MASK:
+            v = tl.load(v_ptrs, mask=keys[:, None] < n_keys, other=0.0)
+        else:
+            v = tl.load(v_ptrs)  # [BLOCK_N, D] bf16
+        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
+    return acc, m_new, l_i
+
+
+@triton.jit
+def attention_kernel(
+    q_ptr, q_scale_ptr, k_ptr, k_scale_ptr, v_ptr, v_scale_ptr, v_mean_ptr, o_ptr,
+    n_queries, n_keys, q_padded, k_padded, heads,
+    stride_vb, stride_vs, stride_vh, stride_ob, stride_os, stride_oh,
+    D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr,
+):
+    """One program: BLOCK_M queries of one (batch, head) against every key, online softmax."""
+    block, bh = tl.program_id(0), tl.program_id(1)
+    b, h = bh // heads, bh % heads
+    rows = block * BLOCK_M + tl.arange(0, BLOCK_M)
+    cols = tl.arange(0, D)
+    keys = tl.arange(0, BLOCK_N)
+    q = tl.load(q_ptr + bh * q_padded * D + rows[:, None] * D + cols[None, :])
+    q_scale = tl.load(q_scale_ptr + bh * q_padded + rows)
+    k_ptrs = k_ptr + bh * k_padded * D + keys[:, None] * D + cols[None, :]
+    k_scale_ptrs = k_scale_ptr + bh * k_padded + keys
+    if PV_FP8:
+        v_ptrs = v_ptr + bh * D * k_padded + cols[:, None] * k_padded + keys[None, :]
+        step_v = BLOCK_N
+    else:
+        v_ptrs = v_ptr + b * stride_vb + h * stride_vh + keys[:, None] * stride_vs + cols[None, :]
+        step_v = BLOCK_N * stride_vs
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, D], tl.float32)
+    full = n_keys - n_keys % BLOCK_N
+    for start in range(0, full, BLOCK_N):
+        acc, m_i, l_i = _attend_block(
+            acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
+            BLOCK_N, PV_FP8, False,
+        )
+        k_ptrs += BLOCK_N * D
+        k_scale_ptrs += BLOCK_N
+        v_ptrs += step_v
+    if full < n_keys:
+        acc, m_i, l_i = _attend_block(
+            acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, full, n_keys,
+            BLOCK_N, PV_FP8, True,
+        )
+    out = acc / l_i[:, None]
+    if PV_FP8:
+        out = out * (tl.load(v_scale_ptr + bh * D + cols) / 448.0)[None, :] + tl.load(v_mean_ptr + bh * D + cols)[None, :]
+    o_ptrs = o_ptr + b * stride_ob + h * stride_oh + rows[:, None] * stride_os + cols[None, :]
+    tl.store(o_ptrs, out.to(o_ptr.dtype.element_ty), mask=rows[:, None] < n_queries)
+
+
+QUANT_BLOCK = 64
+# Candidates for Hopper at head dim 128; the autotuner times them once per shape (reported as setup time).
+CONFIGS = [
+    triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
+    for m, n, w, s in ((128, 64, 4, 3), (128, 128, 8, 3), (128, 64, 8, 3), (128, 128, 8, 2), (64, 128, 4, 3))
+]
+tuned_attention_kernel = triton.autotune(configs=CONFIGS, key=["n_keys", "heads", "D", "PV_FP8"])(attention_kernel)

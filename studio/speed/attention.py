@@ -1,0 +1,109 @@
+"""Pick the attention kernel at the first job from what actually works on this machine.
+
+A backend is only chosen after a small probe call through diffusers' own dispatcher agrees with
+exact attention, so a missing package, an old cuDNN or a card without FP8 falls through to the
+next candidate instead of failing a job. Measured on one H100 at 75,600 tokens (DESIGN.md):
+cuDNN 585, FlashAttention-2 366, memory-efficient 183 TFLOP/s — hence cuDNN before flash.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..jobhooks import JobHook
+from . import experts
+
+log = logging.getLogger("studio.speed")
+
+# User-facing choice -> diffusers backends to try, best first.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "auto": ("_flash_3", "_native_cudnn", "_native_flash", "native"),
+    "cudnn": ("_native_cudnn", "native"),
+    "flash": ("_native_flash", "native"),
+    "efficient": ("_native_efficient", "native"),
+    "native": ("native",),
+    "int8": ("sage", "studio_int8", "_native_cudnn", "native"),
+    "int8-pv16": ("studio_int8_pv16", "_native_cudnn", "native"),
+}
+EXACT = {"_flash_3", "_native_cudnn", "_native_flash", "_native_efficient", "native"}
+_PROBE_TOLERANCE = {True: 0.01, False: 0.05}  # exact backends / 8-bit ones (relative L2 on random input)
+
+
+def _installed(backend: str) -> bool:
+    if backend == "_flash_3":
+        return importlib.util.find_spec("flash_attn_interface") is not None
+    if backend == "sage":  # SageAttention 2+ has CUDA kernels (8-bit P·V); 1.x on PyPI is slower than cuDNN
+        try:
+            from importlib.metadata import version
+
+            return int(version("sageattention").split(".")[0]) >= 2
+        except Exception:
+            return False
+    return True
+
+
+def probe(backend: str, device: torch.device, head_dim: int = 128) -> str | None:
+    """None when `backend` runs here and matches exact attention on a small random input, else why not."""
+    if not _installed(backend):
+        return "not installed"
+    if backend.startswith("studio_int8"):
+        from .int8_attention import register_backends
+
+        register_backends()
+    try:
+        from diffusers.models.attention_dispatch import AttentionBackendName, dispatch_attention_fn
+
+        gen = torch.Generator(device="cpu").manual_seed(0)
+        q, k, v = (torch.randn(1, 256, 2, head_dim, generator=gen).to(device, torch.bfloat16) for _ in range(3))
+        out = dispatch_attention_fn(q, k, v, backend=AttentionBackendName(backend))
+        ref = torch.nn.functional.scaled_dot_product_attention(*(x.double().transpose(1, 2) for x in (q, k, v)))
+        error = float((out.double() - ref.transpose(1, 2)).norm() / ref.norm())
+    except Exception as exc:  # any failure means: not this one
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+    if not error < _PROBE_TOLERANCE[backend in EXACT]:
+        return f"error {error:.3g} against exact attention"
+    return None
+
+
+@dataclass
+class AttentionBackend(JobHook):
+    """Sets the first working backend of `choice` on both experts, once per pipeline."""
+
+    choice: str = "auto"
+    chosen: str | None = None
+    rejected: dict[str, str] = field(default_factory=dict)
+    _applied_to: set[int] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.choice not in CHOICES:
+            raise ValueError(f"attention {self.choice!r} is not one of {', '.join(CHOICES)}")
+
+    def on_job_start(self, pipe: Any, request: Any) -> None:
+        models = experts(pipe)
+        if not models or id(pipe) in self._applied_to:
+            return
+        device = models[0].device
+        if self.chosen is None:
+            self.chosen = self._choose(device, models[0].config.attention_head_dim)
+        for model in models:
+            model.set_attention_backend(self.chosen)
+        self._applied_to.add(id(pipe))
+
+    def _choose(self, device: torch.device, head_dim: int) -> str:
+        if device.type != "cuda":
+            return "native"
+        for backend in CHOICES[self.choice]:
+            reason = probe(backend, device, head_dim)
+            if reason is None:
+                return backend
+            self.rejected[backend] = reason
+            log.info("attention backend %s not used: %s", backend, reason)
+        return "native"
+
+    def describe(self) -> str:
+        return f"attention {self.chosen or 'not chosen yet'} (asked: {self.choice})"

@@ -1,0 +1,65 @@
+"""`SpeedPlan`: which speed-ups a studio process uses, built once and attached to every job.
+
+Settings come from the environment (the service has no speed flags of its own yet):
+STUDIO_ATTENTION (auto, cudnn, flash, efficient, native, int8, int8-pv16), STUDIO_COMPILE (1/0),
+STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths).
+The hooks keep state across jobs (the chosen backend, the compiled blocks, the fused LoRA), so
+the plan and its hooks live as long as the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..jobhooks import JobHook
+from .attention import CHOICES, AttentionBackend
+from .compile import RegionalCompile
+from .fast import FastMode, fast_request
+from .fp8 import Fp8Linears
+from .turbo import DEFAULT_THRESHOLD, StepCache
+
+
+@dataclass
+class SpeedPlan:
+    attention: str = "auto"
+    compile: bool = True
+    fp8: bool = False
+    turbo_threshold: float = DEFAULT_THRESHOLD
+    fast_lora: tuple[Path | None, Path | None] = (None, None)
+    hooks: tuple[JobHook, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.attention not in CHOICES:
+            raise ValueError(f"STUDIO_ATTENTION={self.attention!r} is not one of {', '.join(CHOICES)}")
+        # Order matters: the LoRA is fused into BF16 weights before FP8 could replace them, and the
+        # attention backend and FP8 linears are in place before the blocks are compiled.
+        hooks: list[JobHook] = [FastMode(*self.fast_lora)]
+        if self.fp8:
+            hooks.append(Fp8Linears())
+        hooks.append(AttentionBackend(self.attention))
+        if self.compile:
+            hooks.append(RegionalCompile())
+        hooks.append(StepCache(self.turbo_threshold))
+        self.hooks = tuple(hooks)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "SpeedPlan":
+        env = os.environ if env is None else env
+        loras = [Path(p.strip()) for p in env.get("STUDIO_FAST_LORA", "").split(",") if p.strip()]
+        return cls(
+            attention=env.get("STUDIO_ATTENTION", "auto"),
+            compile=env.get("STUDIO_COMPILE", "1") != "0",
+            fp8=env.get("STUDIO_FP8", "0") == "1",
+            turbo_threshold=float(env.get("STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD)),
+            fast_lora=(loras[0] if loras else None, loras[1] if len(loras) > 1 else None),
+        )
+
+    def prepare(self, request: Any) -> Any:
+        """Adjust a request to its mode's needs (fast: 4 steps, guidance 1.0)."""
+        return fast_request(request)
+
+    def describe(self) -> str:
+        return "; ".join(hook.describe() for hook in self.hooks)
