@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--outputs", help="outputs and history folder (default: $STUDIO_OUTPUTS or ./outputs)")
+    parser.add_argument("--gpus", type=int, help="split each video across this many GPUs (default: $STUDIO_GPUS or 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -28,7 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     from studio.ui.style import CSS, theme
 
     try:
-        config = StudioConfig.from_env(model=args.model, outputs=args.outputs, host=args.host, port=args.port)
+        config = StudioConfig.from_env(
+            model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus
+        )
         studio = Studio(config)
     except StudioError as exc:
         sys.exit(f"error: {exc}")

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=_int("fps"))
     gen.add_argument("--mode", choices=("quality", "turbo", "fast"))
     gen.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
+    gen.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     gen.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     gen.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
     gen.add_argument("--out", help="where to write the MP4 (default: the outputs folder)")
@@ -93,7 +94,9 @@ def _generate(args: argparse.Namespace) -> int:
     from .service import Studio
 
     translator = "none" if args.no_translate else args.translator
-    studio = Studio(_config(args, model=args.model, translator=translator, memory_plan=args.memory_plan))
+    studio = Studio(
+        _config(args, model=args.model, translator=translator, memory_plan=args.memory_plan, gpus=args.gpus)
+    )
     settings = {
         k: getattr(args, k)
         for k in ("negative_prompt", "width", "height", "frames", "steps", "guidance_scale", "guidance_scale_2",

@@ -19,6 +19,7 @@ class StudioConfig:
     host: str = "127.0.0.1"
     port: int = 7860
     max_queue: int = 16
+    gpus: int = 1  # STUDIO_GPUS / --gpus: split each video across this many GPUs (studio.parallel)
     auth: str | None = None
     presets_dir: Path = Path(__file__).resolve().parent.parent / "presets"
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
@@ -34,6 +35,7 @@ class StudioConfig:
             translator=env.get("STUDIO_TRANSLATOR", cls.translator),
             memory_plan=env.get("STUDIO_MEMORY_PLAN", cls.memory_plan),
             max_queue=int(env.get("STUDIO_MAX_QUEUE", cls.max_queue)),
+            gpus=int(env.get("STUDIO_GPUS", cls.gpus)),
             auth=env.get("STUDIO_AUTH") or None,
         )
         return replace(config, **{k: (Path(v) if k == "outputs" else v) for k, v in overrides.items() if v is not None})

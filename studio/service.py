@@ -28,6 +28,7 @@ from .history import ACTIVE, History
 from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
 from .models import MODELS, ModelSpec, is_cached, resolve_model
+from .parallel import ParallelRunner, ParallelStore
 from .pipelines import PipelineStore
 from .presets import Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
@@ -59,7 +60,7 @@ class Studio:
         self.language = LanguageLayer(
             config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
         )
-        self.pipelines = PipelineStore()
+        self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()
         self.user_presets_dir = Path(config.outputs) / "presets"
         self._gpu = threading.Lock()
@@ -192,7 +193,7 @@ class Studio:
     def _run_pipeline(self, job_id, pipe, plan, request, prepared, cancel) -> Iterator[Event]:
         """Run the blocking pipeline in a worker thread and relay its events as they come."""
         events: queue.Queue = queue.Queue()
-        runner = PipelineRunner(pipe, hooks=[plan, *self.speed.hooks])
+        runner = pipe if isinstance(pipe, ParallelRunner) else PipelineRunner(pipe, hooks=[plan, *self.speed.hooks])
         spec = self.spec_for(request.model)
         negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
 
