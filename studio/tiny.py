@@ -10,7 +10,7 @@ import functools
 
 import torch
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
 _WORDS = (
@@ -37,13 +37,19 @@ _SPECIALS = ["<pad>", "</s>", "<unk>"]
 
 @functools.lru_cache(maxsize=1)
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
-    """A Unigram tokenizer trained here on a built-in word list: T5-style ids (pad 0, eos 1, unk 2)."""
-    tok = Tokenizer(models.Unigram())
+    """A Unigram tokenizer over a fixed vocabulary: T5-style ids (pad 0, eos 1, unk 2).
+
+    The vocabulary is listed, not trained, so every process gets the same ids (the trainer's
+    tie-breaking differs between runs): whole words first, then single characters as fallback.
+    """
+    words = sorted(set(_WORDS.split()))
+    chars = sorted(set("".join(words)) | set(_HAN) | set("0123456789.,:;!?'\"-/()"))
+    vocab = [(token, 0.0) for token in _SPECIALS]
+    vocab += [("\u2581" + word, -2.0) for word in words]
+    vocab += [("\u2581", -3.0)] + [(char, -5.0) for char in chars]
+    tok = Tokenizer(models.Unigram(vocab, unk_id=2, byte_fallback=False))
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    corpus = [_WORDS] * 4 + [" ".join(_HAN)] * 4 + [_HAN[i : i + 8] for i in range(0, len(_HAN), 8)]
-    trainer = trainers.UnigramTrainer(vocab_size=600, special_tokens=_SPECIALS, unk_token="<unk>")
-    tok.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=512
     )
