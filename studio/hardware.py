@@ -1,0 +1,482 @@
+"""The GPU doctor: what this machine has, what each model needs, and which memory plan fits.
+
+`detect_gpus` reads the card and times two short copies; `choose_plan` is a pure function from
+(model, resolution, card) to a plan with its arithmetic written out, so the same reasoning serves
+`python -m studio doctor`, the `auto` memory plan and the tests (on described cards). Importing
+this module does not touch CUDA.
+
+Sizes are GB of 2^30 bytes, as torch.cuda reports them. The estimates rest on figures measured on
+one H100 (../shared/DESIGN.md): one A14B expert holds 26.7 GB of bf16 weights and peaks at 34.8 GB
+in a 720P·81-frame forward, so activations are 8.1 GB at 75,600 tokens; a tiled VAE decode of that
+video peaks at 2.2 GB. The untiled decode of the studio's float32 VAE is taken as 24 GB at 720P:
+under a 24 GB cap it ran out of memory (bench/memory_plans.py, BENCHMARKS.md), and scaled to 480P
+(10.4 GB) it reproduces stock diffusers' measured 75.1 GB peak with everything resident.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import InvalidRequest
+from .models import MODELS, ModelSpec
+
+GiB = 2**30
+RESOLUTIONS = ("480P", "720P")
+ASSUMED_H2D_GB_S = 25.0  # PCIe 4.0 x16 from pinned memory, when nothing was measured
+ASSUMED_D2D_GB_S = 1500.0
+_REF_TOKENS = 75_600  # A14B at 1280x720, 81 frames: 21 x 45 x 80 patches
+_REF_PIXEL_FRAMES = 1280 * 720 * 81
+_UNTILED_DECODE_GB = 24.0  # float32 VAE, 1280x720x81, untiled: a lower bound, see the module docstring
+_OFFLOAD_BLOCK_S = 0.03  # per block and forward: 13.3 s/step offloaded vs 12.0 s resident (H100, two runs)
+_SPEED_EXPONENT = 1.55  # forward time ~ tokens^1.55: 12.0 s at 75,600 tokens, 3.28 s at 32,760 (H100, cuDNN)
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One card as the doctor sees it; `free_gb`, versions and bandwidths are None when not read."""
+
+    name: str
+    total_gb: float
+    compute_capability: tuple[int, int]
+    index: int = 0
+    free_gb: float | None = None
+    driver: str | None = None
+    cuda: str | None = None
+    d2d_gb_s: float | None = None
+    h2d_gb_s: float | None = None
+    attention: dict[str, Any] = field(default_factory=dict)
+    assumed: bool = False
+
+    @property
+    def bf16(self) -> bool:
+        """Native bf16 math (Ampere and later); Wan's weights and activations are bf16."""
+        return self.compute_capability >= (8, 0)
+
+    @property
+    def fp8(self) -> bool:
+        """FP8 tensor cores (Ada, Hopper and later). FP8 *storage* with bf16 math works on any card."""
+        return self.compute_capability >= (8, 9)
+
+    @property
+    def budget_gb(self) -> float:
+        """Memory a job may plan for: the card less its CUDA context and allocator slack, or what is free."""
+        budget = self.total_gb - max(1.0, 0.04 * self.total_gb)
+        return budget if self.free_gb is None else min(budget, self.free_gb - 0.5)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        major, minor = self.compute_capability
+        data.update(
+            compute_capability=f"{major}.{minor}", bf16=self.bf16, fp8=self.fp8, budget_gb=round(self.budget_gb, 1)
+        )
+        return data
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one model needs on a GPU, from parameter counts and the H100 measurements above."""
+
+    expert_gb: float  # bf16 weights of one transformer
+    experts: int
+    layers: int
+    ffn_dim: int
+    vae_down: int  # VAE spatial stride times the transformer patch (16 for A14B, 32 for TI2V-5B)
+    forward_s: float  # one forward at _REF_TOKENS-equivalent work on an H100 (cuDNN attention)
+    text_gb: float = 5.7e9 * 2 / GiB  # umT5-XXL, 5.7B parameters in bf16
+    text_leaf_gb: float = 256_384 * 4096 * 2 / GiB  # its token embedding, the largest layer offload moves at once
+    vae_gb: float = 0.5  # Wan VAE weights in float32, resident in every plan
+
+    def tokens(self, width: int, height: int, frames: int) -> int:
+        return ((frames - 1) // 4 + 1) * (height // self.vae_down) * (width // self.vae_down)
+
+    def activations_gb(self, tokens: int) -> float:
+        """8.1 GB at 75,600 tokens for A14B; other models scaled by tokens x FFN width (its largest tensor)."""
+        return (34.8 - 26.7) * tokens / _REF_TOKENS * self.ffn_dim / 13824
+
+    def decode_gb(self, width: int, height: int, frames: int, tiled: bool) -> float:
+        if tiled:
+            return 2.2
+        return _UNTILED_DECODE_GB * width * height * frames / _REF_PIXEL_FRAMES
+
+    def decode_s(self, width: int, height: int, frames: int, tiled: bool) -> float:
+        return (12.0 if tiled else 5.0) * width * height * frames / _REF_PIXEL_FRAMES
+
+    def forward_seconds(self, tokens: int) -> float:
+        return self.forward_s * (tokens / _REF_TOKENS) ** _SPEED_EXPONENT
+
+
+FOOTPRINTS: dict[str, Footprint] = {
+    # 40 layers, dim 5120, ffn 13824: 14.3B parameters per expert; measured 26.7 GB in bf16.
+    "wan2.2-t2v-a14b": Footprint(expert_gb=26.7, experts=2, layers=40, ffn_dim=13824, vae_down=16, forward_s=12.0),
+    # 30 layers, dim 3072, ffn 14336: ~5B parameters. Its Wan2.2 VAE was not measured here: the Wan2.1
+    # VAE's decode figures are scaled by pixels x frames (an estimate).
+    "wan2.2-ti2v-5b": Footprint(
+        expert_gb=5.0e9 * 2 / GiB, experts=1, layers=30, ffn_dim=14336, vae_down=32, forward_s=12.0 * 5.0 / 14.3,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One plan's expected peak and speed on one card, with the phases that make the peak."""
+
+    plan: str
+    peak_gb: float
+    relative_speed: float
+    phases: dict[str, float]
+
+    def line(self, budget: float) -> str:
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in self.phases.items())
+        verdict = "fits" if self.peak_gb <= budget else "does not fit"
+        return f"{self.plan}: {phases} -> peak {self.peak_gb:.1f} GB, {verdict} in {budget:.1f}; speed {self.relative_speed:.3f}"
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """The doctor's answer for one model and resolution on one card."""
+
+    runs: bool
+    plan: str | None
+    peak_gb_estimate: float | None
+    relative_speed: float | None
+    arithmetic: str
+    notes: tuple[str, ...] = ()
+    budget_gb: float | None = None
+    alternatives: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["notes"] = list(self.notes)
+        data["alternatives"] = list(self.alternatives)
+        return data
+
+
+def resolution_size(spec: ModelSpec, resolution: str | tuple[int, int]) -> tuple[int, int]:
+    """"720P" -> the model's landscape 720P size (1280x720 or 1280x704), "480P" -> 832x480."""
+    if not isinstance(resolution, str):
+        return tuple(resolution)  # type: ignore[return-value]
+    key = resolution.upper()
+    if key == "720P":
+        return max(spec.official_sizes)
+    if key == "480P":
+        return (832, 480)
+    raise InvalidRequest("resolution", resolution, "use 480P, 720P or a (width, height) pair")
+
+
+def estimate(
+    plan_name: str, foot: Footprint, size: tuple[int, int], frames: int, steps: int, gpu: GpuInfo
+) -> Estimate:
+    """Peak memory by phase (text encoding, denoising, VAE decode) and speed relative to `resident`."""
+    from .memory import get_plan  # the plan's own description of itself: placement, 8-bit, tiling
+
+    plan = get_plan(plan_name)
+    width, height = size
+    tokens = foot.tokens(width, height, frames)
+    weight = foot.expert_gb / (2 if plan.fp8 else 1)
+    block = weight / foot.layers
+    rest = 0.01 * weight  # embeddings, time/text projections and head outside the blocks
+    act = foot.activations_gb(tokens)
+    decode = foot.decode_gb(width, height, frames, plan.vae_tiling)
+    if plan.placement == "resident":
+        phases = {"text": foot.experts * weight + foot.text_gb + foot.vae_gb,
+                  "denoise": foot.experts * weight + foot.text_gb + foot.vae_gb + act,
+                  "decode": foot.experts * weight + foot.text_gb + decode}
+    elif plan.placement == "expert-swap":
+        phases = {"text": foot.text_gb + foot.vae_gb, "denoise": weight + foot.vae_gb + act + block, "decode": decode}
+    else:  # the text encoder layer by layer (two layers in flight), the experts block by block
+        phases = {"text": 2 * foot.text_leaf_gb + foot.vae_gb, "denoise": foot.vae_gb + 2 * block + rest + act,
+                  "decode": decode}
+    return Estimate(
+        plan_name, round(max(phases.values()), 1), _relative_speed(plan, foot, size, frames, steps, gpu, tokens),
+        {k: round(v, 1) for k, v in phases.items()},
+    )
+
+
+def _relative_speed(plan, foot: Footprint, size, frames: int, steps: int, gpu: GpuInfo, tokens: int) -> float:
+    """Job time of `resident` over this plan's, on H100 compute times (slower cards hide transfers better)."""
+    h2d = gpu.h2d_gb_s or ASSUMED_H2D_GB_S
+    d2d = gpu.d2d_gb_s or ASSUMED_D2D_GB_S
+    forwards = steps * 2  # classifier-free guidance: two forwards per step
+    forward = foot.forward_seconds(tokens)
+    untiled = foot.decode_s(*size, frames, tiled=False)
+    base = forwards * forward + untiled
+    weight = foot.expert_gb / (2 if plan.fp8 else 1)
+    block = weight / foot.layers
+    extra = foot.decode_s(*size, frames, tiled=True) - untiled if plan.vae_tiling else 0.0
+    if plan.fp8:  # layerwise casting reads 1 byte and writes 2 per weight, every forward
+        extra += forwards * foot.expert_gb / 2 * 3 / d2d
+    if plan.placement == "expert-swap":  # text encoder in, first block of each expert; the rest streams behind compute
+        extra += (foot.text_gb + foot.experts * 2 * block) / h2d + foot.experts * max(0.0, weight / h2d - forward)
+    elif plan.placement == "offload":  # per forward: first block, the unpinned rest, a sync per block
+        per_forward = block / h2d + 0.01 * weight / (h2d / 2) + max(0.0, weight / h2d - forward) + foot.layers * _OFFLOAD_BLOCK_S
+        extra += forwards * per_forward + foot.text_gb / h2d
+    return round(base / (base + extra), 3)
+
+
+def choose_plan(
+    spec: ModelSpec, resolution: str | tuple[int, int], gpu: GpuInfo, frames: int | None = None
+) -> PlanChoice:
+    """The fastest plan that fits, preferring bf16 weights; 8-bit only when no bf16 plan fits."""
+    from .memory import PLANS, get_plan
+
+    if spec.tiny:
+        return PlanChoice(True, "resident", 0.1, 1.0, "tiny model: a few MB of weights, everything stays resident.",
+                          budget_gb=round(gpu.budget_gb, 1))
+    foot = FOOTPRINTS[spec.name]
+    size = resolution_size(spec, resolution)
+    frames = frames or spec.default_frames
+    budget = gpu.budget_gb
+    estimates = [estimate(name, foot, size, frames, spec.steps, gpu) for name in PLANS]
+    fitting = [e for e in estimates if e.peak_gb <= budget]
+    exact = [e for e in fitting if not get_plan(e.plan).fp8]
+    pool = exact or fitting
+    chosen = max(pool, key=lambda e: e.relative_speed) if pool else None
+    arithmetic = _arithmetic(spec, foot, size, frames, gpu, estimates, chosen)
+    notes = _notes(gpu, chosen, estimates, budget)
+    alternatives = tuple(
+        {"plan": e.plan, "peak_gb_estimate": e.peak_gb, "relative_speed": e.relative_speed, "fits": e.peak_gb <= budget}
+        for e in sorted(estimates, key=lambda e: e.peak_gb)
+    )
+    if not gpu.bf16:
+        notes = (f"{gpu.name} (compute {gpu.compute_capability[0]}.{gpu.compute_capability[1]}) has no bf16 math; "
+                 "Wan2.2 needs compute capability 8.0 or newer.",) + notes
+        chosen = None
+    if chosen is None:
+        lightest = min(estimates, key=lambda e: e.peak_gb)
+        return PlanChoice(False, None, lightest.peak_gb, None, arithmetic, notes, round(budget, 1), alternatives)
+    return PlanChoice(True, chosen.plan, chosen.peak_gb, chosen.relative_speed, arithmetic, notes, round(budget, 1),
+                      alternatives)
+
+
+def _arithmetic(spec, foot: Footprint, size, frames, gpu: GpuInfo, estimates, chosen) -> str:
+    width, height = size
+    tokens = foot.tokens(width, height, frames)
+    act = foot.activations_gb(tokens)
+    experts = f"{foot.experts} experts x " if foot.experts > 1 else ""
+    lines = [
+        f"card: {gpu.total_gb:.1f} GB - context and slack = budget {gpu.budget_gb:.1f} GB"
+        + (f" (free {gpu.free_gb:.1f})" if gpu.free_gb is not None else ""),
+        f"weights: {experts}{foot.expert_gb:.1f} GB bf16 transformer ({foot.layers} blocks of {foot.expert_gb / foot.layers:.2f}); "
+        f"umT5-XXL 5.7B x 2 B = {foot.text_gb:.1f} GB (largest layer {foot.text_leaf_gb:.1f}); VAE {foot.vae_gb:.1f} GB; "
+        "+fp8 halves the transformer bytes",
+        f"activations: {width}x{height}x{frames} = {tokens:,} tokens; 34.8 - 26.7 = 8.1 GB measured at 75,600 "
+        f"(A14B, 720P, one expert) x {tokens:,}/75,600"
+        + (f" x FFN {foot.ffn_dim}/13824" if foot.ffn_dim != 13824 else "") + f" = {act:.1f} GB",
+        f"VAE decode (float32): {_UNTILED_DECODE_GB:.0f} GB untiled (did not fit a 24 GB cap) / 2.2 GB tiled at "
+        f"1280x720x81, scaled by pixels x frames = {foot.decode_gb(width, height, frames, False):.1f} / 2.2 GB",
+        f"speed: {spec.steps} steps x 2 forwards (CFG) at ~{foot.forward_seconds(tokens):.1f} s (H100) + decode; transfers at "
+        f"{gpu.h2d_gb_s or ASSUMED_H2D_GB_S:.0f} GB/s host-to-device"
+        + ("" if gpu.h2d_gb_s else " (assumed, not measured)"),
+        "phases in GB (text encoding, denoising, decode):",
+    ]
+    shown = [e for e in estimates if "+" not in e.plan or (chosen and e.plan == chosen.plan)]
+    lines += [f"  {e.line(gpu.budget_gb)}" for e in shown]
+    lines.append(f"chosen: {chosen.plan}" if chosen else "chosen: none fits this card")
+    return "\n".join(lines)
+
+
+def _notes(gpu: GpuInfo, chosen: Estimate | None, estimates: list[Estimate], budget: float) -> tuple[str, ...]:
+    notes = []
+    if chosen is None:
+        lightest = min(estimates, key=lambda e: e.peak_gb)
+        notes.append(f"even the lightest plan ({lightest.plan}) needs about {lightest.peak_gb:.1f} GB and this card "
+                     f"offers {budget:.1f} GB: choose a lower resolution, fewer frames or TI2V-5B")
+    elif "fp8" in chosen.plan:
+        notes.append("no bf16 plan fits, so weights are stored in FP8 (computed in bf16): some quality loss")
+        if not gpu.fp8:
+            notes.append("FP8 storage with bf16 math works on this card although it has no FP8 tensor cores")
+    faster_fp8 = [e for e in estimates if "fp8" in e.plan and e.peak_gb <= budget
+                  and chosen is not None and e.relative_speed > chosen.relative_speed]
+    if chosen is not None and "fp8" not in chosen.plan and faster_fp8:
+        best = max(faster_fp8, key=lambda e: e.relative_speed)
+        notes.append(f"{best.plan} would also fit ({best.peak_gb:.1f} GB, speed {best.relative_speed:.3f}) "
+                     "but stores weights in FP8; bf16 is preferred for quality")
+    return tuple(notes)
+
+
+def parse_assume_gpu(text: str) -> GpuInfo:
+    """"RTX 4090,24,8.9" -> a described card: name, memory in GB, compute capability."""
+    usage = 'use "NAME,GB,CC", e.g. "RTX 4090,24,8.9"'
+    parts = [p.strip() for p in str(text).rsplit(",", 2)]
+    if len(parts) != 3 or not parts[0]:
+        raise InvalidRequest("--assume-gpu", text, usage)
+    name, memory, capability = parts
+    try:
+        total = float(memory)
+    except ValueError:
+        raise InvalidRequest("--assume-gpu", text, f"memory {memory!r} must be a number of GB; {usage}") from None
+    if not 1 <= total <= 2048:
+        raise InvalidRequest("--assume-gpu", text, f"memory must be 1 to 2048 GB; {usage}")
+    major, dot, minor = capability.partition(".")
+    if not (major.isdigit() and minor.isdigit() and dot) or not 3 <= int(major) <= 20:
+        raise InvalidRequest(
+            "--assume-gpu", text, f"compute capability {capability!r} must look like 8.9 (major.minor); {usage}"
+        )
+    return GpuInfo(name=name, total_gb=total, compute_capability=(int(major), int(minor)), assumed=True)
+
+
+def detect_gpus(measure: bool = True) -> list[GpuInfo]:
+    """Every CUDA card with its memory and capabilities; `measure` adds timed copies and an attention probe."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    driver = _driver_version()
+    backends = _attention_libraries()
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(index)
+        free, total = torch.cuda.mem_get_info(index)
+        capability = (props.major, props.minor)
+        d2d = h2d = None
+        attention = dict(backends, **_sdpa_backends(index, capability, probe=measure))
+        if measure:
+            d2d, h2d = _bandwidth(index)
+            torch.cuda.empty_cache()  # give back the copy buffers
+        gpus.append(GpuInfo(
+            name=props.name, total_gb=round(total / GiB, 2), compute_capability=capability, index=index,
+            free_gb=round(free / GiB, 2), driver=driver, cuda=torch.version.cuda, d2d_gb_s=d2d, h2d_gb_s=h2d,
+            attention=attention,
+        ))
+    return gpus
+
+
+def _driver_version() -> str | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # NVML missing or unreadable: the driver version is informative only
+        return None
+
+
+def _bandwidth(index: int, mib: int = 256, repeats: int = 5) -> tuple[float, float]:
+    """Device-to-device (bytes read + written) and pinned host-to-device GB/s, timed with CUDA events."""
+    import torch
+
+    device = torch.device("cuda", index)
+    nbytes = mib * 2**20
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device).random_()
+    dst = torch.empty_like(src)
+    host = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True).random_()
+
+    def timed(copy) -> float:
+        copy()  # warm-up
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        with torch.cuda.device(device):
+            start.record()
+            for _ in range(repeats):
+                copy()
+            end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1000 / repeats
+
+    d2d = 2 * nbytes / timed(lambda: dst.copy_(src)) / GiB
+    h2d = nbytes / timed(lambda: dst.copy_(host, non_blocking=True)) / GiB
+    return round(d2d, 1), round(h2d, 1)
+
+
+def _sdpa_backends(index: int, capability: tuple[int, int], probe: bool) -> dict[str, bool | None]:
+    """Which of PyTorch's attention kernels run here: a tiny bf16 call per backend when probing."""
+    import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    names = {"sdpa_cudnn": SDPBackend.CUDNN_ATTENTION, "sdpa_flash": SDPBackend.FLASH_ATTENTION,
+             "sdpa_efficient": SDPBackend.EFFICIENT_ATTENTION}
+    if not probe:
+        return {name: None for name in names}
+    found = {}
+    q = torch.randn(1, 2, 256, 128, device=torch.device("cuda", index), dtype=torch.bfloat16)
+    for name, backend in names.items():
+        try:
+            with sdpa_kernel(backend):
+                torch.nn.functional.scaled_dot_product_attention(q, q, q)
+            torch.cuda.synchronize(index)
+            found[name] = True
+        except RuntimeError:
+            found[name] = False
+    return found
+
+
+def _attention_libraries() -> dict[str, str | None]:
+    """Attention libraries a user may have installed: their versions when they import, else None."""
+    found = {}
+    for key, module in (("flash_attn", "flash_attn"), ("flash_attn_3", "flash_attn_interface"),
+                        ("sageattention", "sageattention")):
+        try:
+            imported = importlib.import_module(module)
+            found[key] = str(getattr(imported, "__version__", "installed"))
+        except Exception:  # absent, or built for another torch/CUDA: either way not usable
+            found[key] = None
+    return found
+
+
+def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[str, Any]:
+    """{"gpus": [...], "plans": [...]} for both real models at 480P and 720P (schema in DESIGN.md)."""
+    gpus = [parse_assume_gpu(assume_gpu)] if assume_gpu else detect_gpus(measure)
+    report: dict[str, Any] = {"gpus": [gpu.to_dict() for gpu in gpus], "plans": []}
+    target = gpus[0] if gpus else None
+    for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
+        spec = MODELS[name]
+        for resolution in RESOLUTIONS:
+            width, height = resolution_size(spec, resolution)
+            row = {"model": name, "resolution": resolution, "width": width, "height": height,
+                   "frames": spec.default_frames}
+            if target is None:
+                row.update(runs=False, plan=None, peak_gb_estimate=_lightest_peak(spec, resolution),
+                           relative_speed=None, arithmetic="no CUDA GPU on this machine", notes=[])
+            else:
+                row.update(choose_plan(spec, resolution, target).to_dict())
+            report["plans"].append(row)
+    if target is None:
+        needs = next(p["peak_gb_estimate"] for p in report["plans"] if p["resolution"] == "720P")
+        report["message"] = (
+            "No CUDA GPU found. Here the studio runs the tiny model (random weights, for trying the studio: "
+            "`python -m studio generate --model tiny --prompt ...`). For Wan2.2 use a machine with an NVIDIA GPU "
+            f"of compute capability 8.0+ (A14B at 720P needs about {needs:.0f} GB with its lightest plan, "
+            "36 GB with expert-swap); plan for one with --assume-gpu \"NAME,GB,CC\"."
+        )
+    elif len(gpus) > 1:
+        report["message"] = f"{len(gpus)} GPUs found; the studio runs one job on GPU {target.index} ({target.name})."
+    return report
+
+
+def _lightest_peak(spec: ModelSpec, resolution: str) -> float:
+    """What the lightest plan would need, so a GPU-less report still says what to buy or rent."""
+    probe = GpuInfo(name="any", total_gb=1024, compute_capability=(9, 0))
+    return min(a["peak_gb_estimate"] for a in choose_plan(spec, resolution, probe).alternatives)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The doctor's report for people: cards, then one line per model and resolution, then the why."""
+    lines = []
+    for gpu in report["gpus"]:
+        tag = " (assumed)" if gpu.get("assumed") else ""
+        free = f", {gpu['free_gb']:.1f} free" if gpu.get("free_gb") is not None else ""
+        lines.append(f"GPU {gpu['index']}: {gpu['name']}{tag}: {gpu['total_gb']:.1f} GB{free}, compute "
+                     f"{gpu['compute_capability']}, bf16 {'yes' if gpu['bf16'] else 'no'}, FP8 {'yes' if gpu['fp8'] else 'no'}")
+        if gpu.get("driver") or gpu.get("cuda"):
+            lines.append(f"  driver {gpu.get('driver') or '?'}, CUDA {gpu.get('cuda') or '?'}")
+        if gpu.get("d2d_gb_s"):
+            lines.append(f"  measured: device copy {gpu['d2d_gb_s']:.0f} GB/s, host to device {gpu['h2d_gb_s']:.1f} GB/s")
+        if gpu.get("attention"):
+            usable = [k for k, v in gpu["attention"].items() if v]
+            lines.append(f"  attention: {', '.join(usable) or 'none probed'}")
+    if report.get("message"):
+        lines.append(report["message"])
+    lines.append("")
+    lines.append(f"{'model':<18}{'size':<7}{'runs':<6}{'plan':<28}{'peak GB':>8}{'speed':>8}")
+    for row in report["plans"]:
+        speed = f"{row['relative_speed']:.2f}" if row.get("relative_speed") else "-"
+        lines.append(f"{row['model']:<18}{row['resolution']:<7}{'yes' if row['runs'] else 'no':<6}"
+                     f"{row['plan'] or '-':<28}{row['peak_gb_estimate']:>8.1f}{speed:>8}")
+    for row in report["plans"]:
+        if row.get("runs") or row.get("notes"):
+            lines.append(f"\n{row['model']} {row['resolution']}:")
+            lines.extend(f"  {line}" for line in row["arithmetic"].splitlines())
+            lines.extend(f"  note: {note}" for note in row.get("notes", []))
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from studio.errors import InvalidRequest
+from studio.hardware import GpuInfo, choose_plan, doctor_report, format_report, parse_assume_gpu
+from studio.models import MODELS
+
+from tests.conftest import subprocess_env
+
+A14B, TI2V = MODELS["wan2.2-t2v-a14b"], MODELS["wan2.2-ti2v-5b"]
+
+
+def _card(gb: float, cc: tuple[int, int] = (9, 0)) -> GpuInfo:
+    return GpuInfo(name=f"{gb} GB card", total_gb=gb, compute_capability=cc)
+
+
+@pytest.mark.parametrize(
+    ("gb", "cc", "resolution", "plan"),
+    [
+        (24, (8, 9), "720P", "offload+vae-tiling"),  # RTX 4090: one expert alone (26.7 GB) does not fit, nor
+        (24, (8, 9), "480P", "offload"),  # an untiled 720P decode (24 GB), which a 480P one (10.4) does
+        (40, (8, 0), "720P", "expert-swap"),  # A100 40GB: one expert + 720P activations = 36 GB
+        (48, (8, 9), "720P", "expert-swap"),  # L40S / RTX 6000 Ada
+        (80, (9, 0), "720P", "expert-swap"),  # H100: resident would need a tiled decode, which costs more
+        (80, (8, 0), "480P", "resident"),  # both experts and the text encoder stay (stock measured 75.1 GB)
+        (141, (9, 0), "720P", "resident"),  # H200
+    ],
+)
+def test_a14b_plans_for_described_cards(gb, cc, resolution, plan):
+    choice = choose_plan(A14B, resolution, _card(gb, cc))
+    assert choice.runs and choice.plan == plan
+    assert choice.peak_gb_estimate <= choice.budget_gb < gb
+    assert 0.7 < choice.relative_speed <= 1.0
+    assert f"chosen: {plan}" in choice.arithmetic and "26.7 GB" in choice.arithmetic
+
+
+def test_expert_swap_meets_its_40_gb_target_at_720p():
+    swap = next(a for a in choose_plan(A14B, "720P", _card(80)).alternatives if a["plan"] == "expert-swap")
+    assert 34.8 < swap["peak_gb_estimate"] <= 40  # the measured one-expert peak plus one streamed block
+
+
+def test_ti2v_5b_fits_a_24_gb_card_and_a_small_card_gets_8_bit_weights():
+    assert choose_plan(TI2V, "720P", _card(24, (8, 9))).plan == "expert-swap+vae-tiling"
+    small = choose_plan(A14B, "720P", _card(11, (8, 6)))  # budget 10 GB: bf16 offload needs 10.2
+    assert small.runs and "fp8" in small.plan and "vae-tiling" in small.plan
+    assert any("FP8 storage with bf16 math" in note for note in small.notes)  # cc 8.6: no FP8 tensor cores
+
+
+def test_too_small_or_too_old_cards_do_not_run():
+    tiny_card = choose_plan(A14B, "720P", _card(8, (8, 9)))
+    assert not tiny_card.runs and tiny_card.plan is None and tiny_card.peak_gb_estimate > 7
+    assert "needs about" in tiny_card.notes[0]
+    old = choose_plan(A14B, "480P", _card(32, (7, 0)))
+    assert not old.runs and "bf16" in old.notes[0]
+
+
+def test_free_memory_lowers_the_budget():
+    busy = GpuInfo(name="shared H100", total_gb=80, compute_capability=(9, 0), free_gb=45)
+    assert choose_plan(A14B, "480P", busy).plan == "expert-swap"
+
+
+def test_parse_assume_gpu():
+    gpu = parse_assume_gpu("RTX 4090,24,8.9")
+    assert (gpu.name, gpu.total_gb, gpu.compute_capability, gpu.assumed, gpu.fp8) == ("RTX 4090", 24, (8, 9), True, True)
+    assert parse_assume_gpu("NVIDIA A100-SXM4, 40GB edition,40,8.0").name == "NVIDIA A100-SXM4, 40GB edition"
+
+
+@pytest.mark.parametrize("text", ["RTX 4090", "RTX 4090,lots,8.9", "RTX 4090,24,89", ",24,8.9", "X,0.1,9.0", "X,24,1.0"])
+def test_parse_assume_gpu_errors_name_the_flag(text):
+    with pytest.raises(InvalidRequest, match="--assume-gpu") as error:
+        parse_assume_gpu(text)
+    assert "NAME,GB,CC" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_doctor_without_a_gpu_says_what_to_do():
+    report = doctor_report(measure=False)
+    assert report["gpus"] == [] and "tiny" in report["message"] and "--assume-gpu" in report["message"]
+    assert {(p["model"], p["resolution"]) for p in report["plans"]} == {
+        (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
+    }
+    assert all(not p["runs"] and p["peak_gb_estimate"] > 0 for p in report["plans"])
+    assert "No CUDA GPU" in format_report(report)
+
+
+def _doctor(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "studio", "doctor", *args], capture_output=True, text=True,
+                          env=subprocess_env(tmp_path), timeout=60)
+
+
+def test_doctor_cli_json_on_this_machine(tmp_path):
+    done = _doctor(tmp_path, "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["gpus"] == [] and len(report["plans"]) == 4
+    keys = {"model", "resolution", "runs", "plan", "peak_gb_estimate", "relative_speed", "arithmetic"}
+    assert all(keys <= set(p) for p in report["plans"])
+
+
+def test_doctor_cli_assume_gpu(tmp_path):
+    done = _doctor(tmp_path, "--json", "--assume-gpu", "RTX 4090,24,8.9")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["gpus"][0]["name"] == "RTX 4090" and report["gpus"][0]["assumed"]
+    a14b_720 = next(p for p in report["plans"] if p["model"] == "wan2.2-t2v-a14b" and p["resolution"] == "720P")
+    assert a14b_720["runs"] and a14b_720["plan"] == "offload+vae-tiling" and a14b_720["peak_gb_estimate"] < 23
+    text = format_report(doctor_report(assume_gpu="RTX 4090,24,8.9"))
+    assert "RTX 4090 (assumed)" in text and "chosen: offload+vae-tiling" in text
+
+
+def test_doctor_cli_bad_assume_gpu_exits_2_with_one_line(tmp_path):
+    done = _doctor(tmp_path, "--assume-gpu", "RTX 4090,24")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "--assume-gpu" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_importing_hardware_does_not_touch_cuda(tmp_path):
+    code = "import studio.hardware, torch; assert not torch.cuda.is_initialized(); print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(tmp_path))
+    assert done.stdout.strip() == "ok", done.stderr
