@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 
 def experts(pipe: Any) -> list:
-    """The pipeline's denoising transformers (one or two experts), skipping absent ones."""
-    return [m for m in (getattr(pipe, "transformer", None), getattr(pipe, "transformer_2", None)) if m is not None]
+    """The pipeline's distinct denoising transformers (one or two experts), skipping absent ones."""
+    found = [m for m in (getattr(pipe, "transformer", None), getattr(pipe, "transformer_2", None)) if m is not None]
+    return [m for i, m in enumerate(found) if all(m is not other for other in found[:i])]
+
+
+def gpu() -> torch.device | None:
+    """The CUDA device speed-ups target, or None without one.
+
+    Not the experts' current device: a memory plan that swaps experts keeps them on the CPU between jobs.
+    """
+    return torch.device("cuda") if torch.cuda.is_available() else None

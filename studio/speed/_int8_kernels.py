@@ -3,9 +3,9 @@
 SageAttention-style: Q and K as INT8 with one scale per token (K smoothed by subtracting its mean
 over tokens, which leaves the softmax unchanged), Q·Kᵀ on the INT8 tensor cores with INT32
 accumulation, online softmax in FP32 (exp2, the 1/sqrt(d)·log2(e) factor folded into Q's scale),
-then P·V either in FP8 e4m3 (P scaled by 448, V with one scale per channel; each block's product
-is accumulated afresh and added in FP32, because Hopper accumulates FP8 products imprecisely) or
-in BF16. Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
+then P·V either in FP8 e4m3 (P scaled by 448, V minus its token mean with one scale per channel,
+the accumulator promoted to full FP32 every half block because Hopper's FP8 MMA accumulates with
+a short mantissa) or in BF16. Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import triton
 import triton.language as tl
 
 PAD = 128  # tokens are padded to a multiple of this (>= every BLOCK_M / BLOCK_N used)
-P_SCALE = 448.0  # P in [0, 1] -> the full e4m3 range
 
 
 @triton.jit
@@ -72,16 +71,24 @@ def _attend_block(
 ):
     keys = start + tl.arange(0, BLOCK_N)
     k = tl.load(k_ptrs)
-    s = tl.dot(q, tl.trans(k)).to(tl.float32) * q_scale[:, None] * tl.load(k_scale_ptrs)[None, :]
+    # Scores without Q's scale; it enters below through one FMA per score (q_scale > 0 keeps the max).
+    s = tl.dot(q, tl.trans(k)).to(tl.float32) * tl.load(k_scale_ptrs)[None, :]
     if MASK:
         s = tl.where(keys[None, :] < n_keys, s, float("-inf"))
-    m_new = tl.maximum(m_i, tl.max(s, axis=1))
-    p = tl.math.exp2(s - m_new[:, None])
+    m_new = tl.maximum(m_i, tl.max(s, axis=1) * q_scale)
+    if PV_FP8:
+        # P scaled by 448 (log2 448 = 8.807) inside exp2: the full e4m3 range at no extra multiply;
+        # the row sum carries the same factor, so it cancels in acc / l.
+        p = tl.math.exp2(s * q_scale[:, None] - (m_new - 8.807354922057604)[:, None])
+    else:
+        p = tl.math.exp2(s * q_scale[:, None] - m_new[:, None])
     alpha = tl.math.exp2(m_i - m_new)
     l_i = l_i * alpha + tl.sum(p, axis=1)
     if PV_FP8:
         v = tl.load(v_ptrs)  # [D, BLOCK_N] fp8
-        acc = acc * alpha[:, None] + tl.dot((p * 448.0).to(tl.float8e4nv), tl.trans(v))
+        # Hopper's FP8 MMA accumulates with a short mantissa; promoting into the FP32 accumulator
+        # every BLOCK_N / 2 keys keeps the error from growing with the sequence length.
+        acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc * alpha[:, None], max_num_imprecise_acc=BLOCK_N // 2)
     else:
         if MASK:
             v = tl.load(v_ptrs, mask=keys[:, None] < n_keys, other=0.0)
@@ -133,15 +140,23 @@ def attention_kernel(
         )
     out = acc / l_i[:, None]
     if PV_FP8:
-        out = out * (tl.load(v_scale_ptr + bh * D + cols) / 448.0)[None, :] + tl.load(v_mean_ptr + bh * D + cols)[None, :]
+        out = out * tl.load(v_scale_ptr + bh * D + cols)[None, :] + tl.load(v_mean_ptr + bh * D + cols)[None, :]
     o_ptrs = o_ptr + b * stride_ob + h * stride_oh + rows[:, None] * stride_os + cols[None, :]
     tl.store(o_ptrs, out.to(o_ptr.dtype.element_ty), mask=rows[:, None] < n_queries)
 
 
 QUANT_BLOCK = 64
-# Candidates for Hopper at head dim 128; the autotuner times them once per shape (reported as setup time).
-CONFIGS = [
-    triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s)
-    for m, n, w, s in ((128, 64, 4, 3), (128, 128, 8, 3), (128, 64, 8, 3), (128, 128, 8, 2), (64, 128, 4, 3))
-]
-tuned_attention_kernel = triton.autotune(configs=CONFIGS, key=["n_keys", "heads", "D", "PV_FP8"])(attention_kernel)
+
+
+def _configs(shapes):
+    return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=st) for m, n, w, st in shapes]
+
+
+# Candidates for Hopper at head dim 128, from the first H100 sweep (bench/results): FP8 P·V was
+# fastest at 64x128 with 4 warps; BF16 P·V spills registers with 4 warps, so only 8 are tried.
+# The autotuner times them once per sequence length (reported as setup time).
+FP8_CONFIGS = _configs(((64, 128, 4, 3), (128, 128, 8, 3), (64, 128, 4, 4)))
+PV16_CONFIGS = _configs(((128, 64, 8, 3), (128, 128, 8, 3)))
+_KEY = ["n_keys", "heads", "D", "PV_FP8"]
+tuned_fp8_kernel = triton.autotune(configs=FP8_CONFIGS, key=_KEY)(attention_kernel)
+tuned_pv16_kernel = triton.autotune(configs=PV16_CONFIGS, key=_KEY)(attention_kernel)

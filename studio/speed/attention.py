@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..jobhooks import JobHook
-from . import experts
+from . import experts, gpu
 
 log = logging.getLogger("studio.speed")
 
@@ -87,15 +87,14 @@ class AttentionBackend(JobHook):
         models = experts(pipe)
         if not models or id(pipe) in self._applied_to:
             return
-        device = models[0].device
         if self.chosen is None:
-            self.chosen = self._choose(device, models[0].config.attention_head_dim)
+            self.chosen = self._choose(gpu(), models[0].config.attention_head_dim)
         for model in models:
             model.set_attention_backend(self.chosen)
         self._applied_to.add(id(pipe))
 
-    def _choose(self, device: torch.device, head_dim: int) -> str:
-        if device.type != "cuda":
+    def _choose(self, device: torch.device | None, head_dim: int) -> str:
+        if device is None:
             return "native"
         for backend in CHOICES[self.choice]:
             reason = probe(backend, device, head_dim)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..jobhooks import JobHook
-from . import experts
+from . import experts, gpu
 
 RECOMPILE_LIMIT = 64  # resolutions x attention backends x cache hooks each add graphs to the one block
 
@@ -31,7 +31,7 @@ class RegionalCompile(JobHook):
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         for model in experts(pipe):
-            if id(model) in self._compiled or model.device.type != "cuda":
+            if id(model) in self._compiled or gpu() is None:
                 continue
             _raise_recompile_limit()
             model.compile_repeated_blocks(fullgraph=False, dynamic=False, mode=self.mode)

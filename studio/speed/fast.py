@@ -2,8 +2,8 @@
 
 The LoRA is fused into the weights (W += scale · B·A, computed in FP32) rather than applied on
 the fly, so a fast step costs exactly one plain forward; guidance 1.0 drops the unconditional
-pass, so 4 steps are 4 forwards instead of 80. The low-rank factors are kept (a few hundred MB)
-so a later quality job can subtract the same product again; that round trip is exact up to one
+pass, so 4 steps are 4 forwards instead of 80. The low-rank factors are kept (a few hundred MB, in
+CPU memory) so a later quality job can subtract the same product again; that round trip is exact up to one
 BF16 rounding per weight. diffusers' `lora_state_dict` reads the file, so the original Wan,
 ComfyUI/Kohya and diffusers key layouts all work. A separate file per expert is allowed
 (Wan2.2 Lightning ships a high-noise and a low-noise LoRA).
@@ -65,6 +65,7 @@ class FastMode(JobHook):
     lora_2: Path | None = None  # for transformer_2; defaults to `lora`
     scale: float = 1.0
     fuse_seconds: float = 0.0
+    unfuse_seconds: float = 0.0
     _fused: list = field(default_factory=list, repr=False)
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
@@ -72,8 +73,14 @@ class FastMode(JobHook):
         if wants and not self._fused:
             self._fuse(pipe)
         elif not wants and self._fused:
-            self._apply(-1.0)
-            self._fused.clear()
+            self.unfuse()
+
+    def unfuse(self) -> None:
+        """Subtract the fused product again (also before the weights move off the device they were fused on)."""
+        started = time.perf_counter()
+        self._apply(-1.0)
+        self._fused.clear()
+        self.unfuse_seconds = time.perf_counter() - started
 
     def _fuse(self, pipe: Any) -> None:
         if self.lora is None:
@@ -93,16 +100,17 @@ class FastMode(JobHook):
                         f"cannot fuse the fast-mode LoRA into {name!r}: it is not a plain linear layer (FP8 linears "
                         "replace the BF16 weights). Fix: turn FP8 linears off (STUDIO_FP8=0) to use fast mode."
                     )
-                device = linear.weight.device
-                self._fused.append((linear, down.to(device, torch.float32), up.to(device, torch.float32)))
+                self._fused.append((linear, down.float(), up.float()))
         self._apply(+1.0)
         self.fuse_seconds = time.perf_counter() - started
 
     @torch.no_grad()
     def _apply(self, sign: float) -> None:
+        """W ± scale·B·A where W lives now: a memory plan may have moved it since the LoRA was fused."""
         for linear, down, up in self._fused:
             weight = linear.weight
-            weight.copy_((weight.float() + sign * self.scale * (up @ down)).to(weight.dtype))
+            delta = up.to(weight.device) @ down.to(weight.device)
+            weight.copy_((weight.float() + sign * self.scale * delta).to(weight.dtype))
 
     def describe(self) -> str:
         return f"fast mode LoRA fused into {len(self._fused)} linears" if self._fused else "fast mode LoRA not fused"

@@ -27,9 +27,15 @@ def is_block_linear(module: torch.nn.Module, name: str) -> bool:
 
 
 def unavailable_reason(device: torch.device) -> str | None:
-    """Why FP8 linears cannot run here, or None when they can."""
-    if device.type != "cuda":
+    """Why FP8 linears cannot run on `device` (where the weights are), or None when they can.
+
+    torchao replaces the weight tensors, so the experts must stay resident: a memory plan that
+    swaps them in and out of pinned CPU memory keeps its own handles to the BF16 weights.
+    """
+    if not torch.cuda.is_available():
         return "FP8 linears need a CUDA GPU"
+    if device.type != "cuda":
+        return "FP8 linears need the experts resident on the GPU (memory plan 'resident')"
     if torch.cuda.get_device_capability(device) < (8, 9):
         return "FP8 linears need compute capability 8.9 or newer (Ada, Hopper)"
     try:

@@ -133,7 +133,8 @@ def int8_attention(
         *value.stride()[:3], *out.stride()[:3],
     )
     if config is None:
-        kern.tuned_attention_kernel[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8)
+        tuned = kern.tuned_fp8_kernel if pv_fp8 else kern.tuned_pv16_kernel
+        tuned[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8)
     else:
         blocks = {k: v for k, v in config.items() if k in ("BLOCK_M", "BLOCK_N")}
         launch = {k: v for k, v in config.items() if k in ("num_warps", "num_stages")}
@@ -145,7 +146,7 @@ def tuned_config(pv_fp8: bool = True) -> dict | None:
     """The block sizes the autotuner picked for the last shape it tuned (None before the first run)."""
     from . import _int8_kernels as kern
 
-    best = kern.tuned_attention_kernel.best_config
+    best = (kern.tuned_fp8_kernel if pv_fp8 else kern.tuned_pv16_kernel).best_config
     return None if best is None else {**best.kwargs, "num_warps": best.num_warps, "num_stages": best.num_stages}
 
 

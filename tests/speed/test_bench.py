@@ -1,0 +1,100 @@
+"""The bench's logic on the CPU: schedule split, composition, the result schema, and both runners at tiny size."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench import compose, e2e, fullsize
+from bench.compose import ShortRun
+from bench.run import Sections
+from studio.jobhooks import JobHook
+from studio.speed.attention import AttentionBackend
+from studio.speed.compile import RegionalCompile
+from studio.speed.fast import FastMode, fast_request
+from studio.speed.turbo import StepCache
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def test_expert_split_matches_the_pipeline_boundary():
+    assert compose.expert_split(40) == (26, 14)
+    assert compose.expert_split(3) == (2, 1)  # the bench's short schedule covers both experts
+
+
+def test_composition_adds_steady_steps_and_the_measured_extras():
+    run = ShortRun(step_seconds=(15.0, 10.0, 12.0), text_s=1.0, decode_s=5.0)
+    assert (run.steady_s, run.first_extra_s, run.switch_extra_s) == (10.0, 5.0, 2.0)
+    assert compose.compose(run, encode_s=1.5) == pytest.approx(1.0 + 40 * 10.0 + 5.0 + 2.0 + 5.0 + 1.5)
+    assert compose.compose(run, 1.5, include_first_extra=False) == pytest.approx(409.5)
+    assert compose.per_step_speedup(25.0, 20.0) == 1.25
+
+
+def _result(**changes):
+    result = {key: 1.0 for key in compose.REQUIRED_KEYS}
+    result.update(card="NVIDIA H100 80GB HBM3", torch="2.11", diffusers="0.42.1")
+    result["methods"] = {key: "measured" for key in compose.FIGURES}
+    result.update(changes)
+    return result
+
+
+def test_result_schema_requires_every_key_and_a_method_for_each_figure(tmp_path):
+    path = compose.write(_result(turbo_720p_s=None), tmp_path, date(2026, 11, 25))
+    assert path.name == "2026-11-25-h100-80gb-hbm3.json"
+    assert json.loads(path.read_text())["turbo_720p_s"] is None
+    with pytest.raises(ValueError, match="lacks fast_720p_s"):
+        compose.validate({k: v for k, v in _result().items() if k != "fast_720p_s"})
+    with pytest.raises(ValueError, match="no method given for quality_480p_s"):
+        compose.validate(_result(methods={k: "x" for k in compose.FIGURES if k != "quality_480p_s"}))
+    with pytest.raises(ValueError, match="non-negative"):
+        compose.validate(_result(quality_720p_s="fast"))
+
+
+def test_committed_results_follow_the_schema():
+    """Every `<date>-<card>.json` (other benches' files carry other names)."""
+    files = [p for p in sorted(RESULTS.glob("*.json")) if re.fullmatch(r"\d{4}-\d{2}-\d{2}-[a-z0-9-]+\.json", p.name)]
+    assert files, "no result file committed"
+    for path in files:
+        compose.validate(json.loads(path.read_text()))
+
+
+def test_sections_record_failures_and_skips_and_save_json(tmp_path):
+    runs = Sections(tmp_path / "part.json", budget_s=3600)
+    assert runs.run("works", lambda: {"x": 1}) == {"x": 1}
+    assert runs.run("breaks", lambda: 1 / 0) is None
+    runs.budget = -1
+    runs.run("late", lambda: {"x": 2})
+    saved = json.loads((tmp_path / "part.json").read_text())["sections"]
+    assert saved["works"]["result"] == {"x": 1}
+    assert saved["breaks"]["failed"].startswith("ZeroDivisionError")
+    assert saved["late"] == {"skipped": "out of time in this run"}
+
+
+def test_stock_and_studio_runners_at_tiny_size():
+    """The same measurements the GPU bench takes, on the tiny pipeline: stock, quality, fast, turbo."""
+    pipe = fullsize.pipeline(torch.device("cpu"), tiny=True)
+    size = dict(width=256, height=256, frames=5)
+    stock = e2e.stock(pipe, steps=3, **size)
+    assert len(stock["step_seconds"]) == 3 and stock["total_s"] > sum(stock["step_seconds"])
+    fast = FastMode(lora=e2e.random_lora(pipe.transformer, rank=4))
+    hooks = [JobHook(), fast, AttentionBackend("auto"), RegionalCompile(), StepCache()]
+    tap = e2e.LatentTap(pipe.vae)
+    ours = e2e.ours(pipe, hooks, steps=3, **size)
+    exact = tap.latent
+    assert len(ours["step_seconds"]) == 3 and ours["previews"] == 3
+    assert 0 < ours["first_preview_s"] < ours["timings"]["total"]
+    e2e.ours(pipe, hooks, steps=3, mode="turbo", **size)
+    tap.close()
+    assert exact is not None and tap.latent.shape == exact.shape
+    quick = e2e.ours(pipe, hooks, steps=4, mode="fast", prepare=fast_request, **size)
+    assert (quick["steps"], quick["guidance"]) == (4, (1.0, 1.0)) and fast.fuse_seconds > 0
+
+
+def test_full_size_shapes():
+    assert fullsize.tokens(1280, 720) == 75_600 and fullsize.tokens(832, 480) == 32_760
+    assert fullsize.latent_shape(1280, 720) == (1, 16, 21, 90, 160)

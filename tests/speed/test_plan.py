@@ -1,0 +1,122 @@
+"""The speed hooks on the tiny pipeline through the studio's runner: what each does on a CPU-only machine."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from studio.errors import ModelUnavailable
+from studio.jobhooks import JobHook
+from studio.models import MODELS
+from studio.request import GenerationRequest
+from studio.runner import PipelineRunner
+from studio.speed import experts
+from studio.speed.attention import AttentionBackend
+from studio.speed.compile import RegionalCompile
+from studio.speed.fast import FastMode, fast_request
+from studio.speed.fp8 import Fp8Linears, is_block_linear
+from studio.speed.plan import SpeedPlan
+from studio.speed.turbo import StepCache
+from studio.tiny import build_tiny_pipeline
+
+
+def _request(**values) -> GenerationRequest:
+    values = {"width": 256, "height": 256, "frames": 5, "steps": 3, "seed": 7, **values}
+    return GenerationRequest.create(MODELS["tiny"], "a cat", **values)
+
+
+def _run(pipe, hooks, request) -> torch.Tensor:
+    result = PipelineRunner(pipe, hooks=hooks).run("t", request, "a cat", "blurry", emit=lambda e: None,
+                                                   cancel=threading.Event())
+    return torch.from_numpy(result.frames)
+
+
+@pytest.fixture()
+def pipe():
+    pipe = build_tiny_pipeline("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_plan_from_env_orders_hooks_and_rejects_unknown_attention(tmp_path):
+    plan = SpeedPlan.from_env({"STUDIO_ATTENTION": "int8", "STUDIO_FP8": "1", "STUDIO_FAST_LORA": "a.safetensors, b.safetensors"})
+    kinds = [type(h) for h in plan.hooks]
+    assert kinds == [FastMode, Fp8Linears, AttentionBackend, RegionalCompile, StepCache]
+    assert plan.hooks[0].lora == Path("a.safetensors") and plan.hooks[0].lora_2 == Path("b.safetensors")
+    assert [type(h) for h in SpeedPlan.from_env({"STUDIO_COMPILE": "0"}).hooks] == [FastMode, AttentionBackend, StepCache]
+    with pytest.raises(ValueError, match="STUDIO_ATTENTION"):
+        SpeedPlan(attention="warp-drive")
+
+
+def test_quality_jobs_stay_exact_and_cpu_levers_say_why_they_are_off(pipe):
+    plan = SpeedPlan(attention="int8", fp8=True)
+    exact = _run(pipe, [], _request())
+    assert torch.equal(_run(pipe, plan.hooks, _request()), exact)
+    described = plan.describe()
+    assert "attention native" in described and "not compiled (no GPU)" in described
+    assert "FP8 linears need a CUDA GPU" in described
+
+
+def test_turbo_attaches_step_caching_for_its_job_only(pipe):
+    cache = StepCache(threshold=0.5)
+    seen = []
+
+    class Probe(JobHook):
+        def on_text_encoded(self, pipe):
+            seen.append([m.is_cache_enabled for m in experts(pipe)])
+
+    _run(pipe, [cache, Probe()], _request(mode="turbo"))
+    assert seen == [[True, True]]
+    assert not any(m.is_cache_enabled for m in experts(pipe))
+    _run(pipe, [cache, Probe()], _request())
+    assert seen[-1] == [False, False]
+
+
+def _lora(path: Path, model: torch.nn.Module) -> Path:
+    gen = torch.Generator().manual_seed(0)
+    state = {}
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.startswith("blocks."):
+            state[f"transformer.{name}.lora_A.weight"] = torch.randn(4, module.in_features, generator=gen) * 0.1
+            state[f"transformer.{name}.lora_B.weight"] = torch.randn(module.out_features, 4, generator=gen) * 0.1
+    save_file(state, str(path))
+    return path
+
+
+def test_fast_mode_fuses_for_fast_jobs_and_restores_the_weights_after(pipe, tmp_path):
+    weight = pipe.transformer.blocks[0].attn1.to_q.weight
+    original = weight.detach().clone()
+    fast = FastMode(lora=_lora(tmp_path / "lora.safetensors", pipe.transformer))
+    request = fast_request(_request(mode="fast"))
+    assert (request.steps, request.guidance_scale, request.guidance_scale_2) == (4, 1.0, 1.0)
+    _run(pipe, [fast], request)
+    assert (weight - original).abs().max() > 1e-3
+    assert "fused into 40 linears" in fast.describe()  # 10 linears per block x 2 blocks x 2 experts
+    _run(pipe, [fast], _request())
+    torch.testing.assert_close(weight.detach(), original, atol=1e-6, rtol=0)
+    assert fast_request(_request()) == _request()
+
+
+def test_fast_mode_without_a_lora_names_the_fix(pipe):
+    with pytest.raises(ModelUnavailable, match="STUDIO_FAST_LORA"):
+        FastMode().on_job_start(pipe, _request(mode="fast"))
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        FastMode(lora=Path("/nowhere/lora.safetensors")).on_job_start(pipe, _request(mode="fast"))
+
+
+def test_fp8_targets_only_block_projections(pipe):
+    names = [n for n, m in pipe.transformer.named_modules() if isinstance(m, torch.nn.Linear)]
+    linear = torch.nn.Linear(32, 64)
+    assert is_block_linear(linear, "blocks.3.ffn.net.2") and not is_block_linear(linear, "proj_out")
+    assert not is_block_linear(torch.nn.Linear(24, 24), "blocks.0.attn1.to_q")  # not a multiple of 16
+    assert any(n.startswith("blocks.") for n in names)
+
+
+def test_experts_are_listed_once_when_shared(pipe):
+    assert len(experts(pipe)) == 2
+    pipe.transformer_2 = pipe.transformer
+    assert experts(pipe) == [pipe.transformer]
