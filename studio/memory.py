@@ -79,6 +79,7 @@ class MemoryPlan(JobHook):
             pipe.to(device)
         elif self.placement == "expert-swap":
             pipe._studio_swap = ExpertSwap(pipe, device)
+            _compute_on(pipe, device)
         else:
             _group_offload(pipe, device)
 
@@ -130,6 +131,14 @@ def _auto(spec: "ModelSpec | None", size: tuple[int, int] | None, frames: int | 
     gpu = dataclasses.replace(detect_gpus(measure=False)[0], free_gb=None)
     choice = choose_plan(spec, size or spec.default_size, gpu, frames)
     return get_plan(choice.plan or "offload+fp8+vae-tiling")
+
+
+def _compute_on(pipe, device: torch.device) -> None:
+    """Tell the pipeline where it computes. diffusers infers it from where the first model's weights
+    are, which under expert-swap is the CPU between uses: latents, timesteps and token ids would be
+    made there and meet GPU weights. A subclass of the pipeline's own class answers with `device`."""
+    base = type(pipe)
+    pipe.__class__ = type(base.__name__, (base,), {"_execution_device": property(lambda self: device)})
 
 
 def _device() -> torch.device:
