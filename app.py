@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
+from pathlib import Path
 
 try:  # on Hugging Face ZeroGPU, `spaces` must be imported before torch
     import spaces  # noqa: F401
@@ -20,8 +21,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--outputs", help="outputs and history folder (default: $STUDIO_OUTPUTS or ./outputs)")
     parser.add_argument("--gpus", type=int, help="split each video across this many GPUs (default: $STUDIO_GPUS or 1)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from studio import logs
+
+    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "INFO"),
+                   json_lines=os.environ.get("STUDIO_LOG_FORMAT", "json") == "json")
+
+    from studio.access import parse_auth
     from studio.config import StudioConfig
     from studio.errors import StudioError
     from studio.service import Studio
@@ -33,13 +39,31 @@ def main(argv: list[str] | None = None) -> None:
             model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus
         )
         studio = Studio(config)
+        auth = parse_auth(config.auth)
     except StudioError as exc:
         sys.exit(f"error: {exc}")
     app = build_app(studio)
+    studio.metrics.watch_queue(lambda: len(app._queue))  # Gradio has no public accessor for its queue length
     app.launch(
-        server_name=config.host, server_port=config.port, allowed_paths=[str(config.outputs), str(config.assets_dir)],
+        server_name=config.host, server_port=config.port,
+        # Only the videos (with their thumbnails) and the assets: never history.sqlite, caches or user presets.
+        allowed_paths=[str(Path(config.outputs) / "videos"), str(config.assets_dir)],
+        auth=auth, auth_message="This studio is private: log in with the name and password you were given.",
+        max_file_size=config.max_upload_bytes, app_kwargs={"routes": [_metrics_route(studio)]},
         theme=theme(), css=CSS, show_error=True,
     )
+
+
+def _metrics_route(studio):
+    """GET /metrics in the Prometheus text format, on the studio's own port; counts only, no prompts, no login."""
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    def metrics(_request) -> Response:
+        body, content_type = studio.metrics.render()
+        return Response(body, media_type=content_type)
+
+    return Route("/metrics", metrics, methods=["GET"])
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -71,10 +72,19 @@ def _int(name: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from . import logs
+
+    # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
+    # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
+    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "CRITICAL"), libraries=args.command == "generate")
     try:
         return {"generate": _generate, "history": _history, "doctor": _doctor}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # the outputs folder or a file given on the command line
+        print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}. Fix: check the path, its permissions "
+              "and the free disk space.", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)

@@ -7,10 +7,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import ModelUnavailable
+
 
 @dataclass(frozen=True)
 class StudioConfig:
-    """`model` is a model name, a Hugging Face id, a local folder, or "auto" (real weights if present, else tiny)."""
+    """`model` is a model name, a Hugging Face id, a local folder, or "auto" (real weights if present, else tiny).
+
+    `auth` is STUDIO_AUTH (user:password pairs), `rate_limit` STUDIO_RATE_LIMIT (jobs/seconds per user,
+    see studio.access); `max_upload_bytes` bounds any upload (a preset is at most 64 KiB).
+    """
 
     model: str = "auto"
     outputs: Path = Path("outputs")
@@ -21,6 +27,8 @@ class StudioConfig:
     max_queue: int = 16
     gpus: int = 1  # STUDIO_GPUS / --gpus: split each video across this many GPUs (studio.parallel)
     auth: str | None = None
+    rate_limit: str | None = None
+    max_upload_bytes: int = 1024 * 1024
     presets_dir: Path = Path(__file__).resolve().parent.parent / "presets"
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -37,6 +45,7 @@ class StudioConfig:
             max_queue=int(env.get("STUDIO_MAX_QUEUE", cls.max_queue)),
             gpus=int(env.get("STUDIO_GPUS", cls.gpus)),
             auth=env.get("STUDIO_AUTH") or None,
+            rate_limit=env.get("STUDIO_RATE_LIMIT") or None,
         )
         return replace(config, **{k: (Path(v) if k == "outputs" else v) for k, v in overrides.items() if v is not None})
 
@@ -52,3 +61,23 @@ class StudioConfig:
         if self.translator != "auto":
             return self.translator
         return "tiny" if model.startswith("tiny") else "marian"
+
+
+def check_safetensors(path: Path, what: str, setting: str) -> None:
+    """Weights named by a setting come only from safetensors, never pickle (which runs code when loaded).
+
+    Only the header is read. Lives here, below the service and the speed package, so both can call it.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    fix = f"Fix: point {setting} at the .safetensors release of the {what}."
+    if not Path(path).is_file():
+        raise ModelUnavailable(f"{what} {str(path)!r} does not exist. {fix}")
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            weights.keys()
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelUnavailable(
+            f"{what} {str(path)!r} is not a safetensors file ({str(exc).splitlines()[0][:120]}); pickle files "
+            f"(.bin, .pt, .ckpt) can run code when loaded, so the studio never loads them. {fix}"
+        ) from None

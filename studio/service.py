@@ -10,27 +10,33 @@ from __future__ import annotations
 
 import logging
 import queue
+import shutil
+import sqlite3
+import tempfile
 import threading
 import time
 import traceback
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 
-from . import video
-from .config import StudioConfig
+from . import logs, video
+from .access import RateLimit
+from .config import StudioConfig, check_safetensors
 from .errors import Cancelled as CancelledError
-from .errors import InvalidRequest, OutOfMemory, StudioError
+from .errors import InvalidRequest, OutOfMemory, StorageError, StudioError
 from .events import Cancelled, Done, Event, Failed, Notice, Progress, Started
 from .history import ACTIVE, History
 from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
+from .metrics import Metrics
 from .models import MODELS, ModelSpec, is_cached, resolve_model
 from .parallel import ParallelRunner, ParallelStore
 from .pipelines import PipelineStore
-from .presets import Preset, PresetList, get_preset, load_presets
+from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
 from .runner import PipelineRunner, RunResult
 from .speed.plan import SpeedPlan
@@ -56,13 +62,21 @@ class Studio:
         self.model = config.resolved_model()
         self.spec, _ = resolve_model(self.model)
         self.sources = _model_sources(self.spec, self.model)
-        self.history = History(config.outputs)
+        try:
+            self.history = History(config.outputs)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(
+                f"cannot keep the history in {config.outputs}: {exc}. Fix: choose a writable folder with free space "
+                "(--outputs DIR or STUDIO_OUTPUTS)."
+            ) from None
         self.language = LanguageLayer(
             config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()
         self.user_presets_dir = Path(config.outputs) / "presets"
+        self.metrics = Metrics()
+        self.rate_limit = RateLimit.from_setting(config.rate_limit)
         self._gpu = threading.Lock()
         _remove_partials(Path(config.outputs))
 
@@ -88,7 +102,15 @@ class Studio:
         return load_presets(self.config.presets_dir, self.user_presets_dir, self.config.assets_dir)
 
     def preset(self, name: str) -> Preset:
-        return get_preset(name, self.presets())
+        """The named preset; for one of the user's files that was skipped, the reason it was skipped."""
+        presets = self.presets()
+        try:
+            return get_preset(name, presets)
+        except InvalidPreset:
+            for problem in presets.problems:
+                if f'"{name}.json"' in problem:
+                    raise InvalidPreset(problem) from None
+            raise
 
     def request(
         self, prompt: Any, *, model: str | None = None, preset: str | None = None, **values: Any
@@ -101,7 +123,13 @@ class Studio:
             chosen = self.preset(preset)
             defaults = {**chosen.settings, "negative_prompt": chosen.negative_prompt}
             values = {**defaults, **{k: v for k, v in values.items() if v is not None}}
-        return GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
+        request = GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
+        if request.memory_plan != "auto":
+            get_plan(request.memory_plan)  # an unknown plan is refused now, not after the wait in the queue
+        if request.mode == "fast":
+            for lora in filter(None, self.speed.fast_lora):
+                check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
+        return request
 
     def prepare_prompt(self, prompt: str, *, preset: str | None = None, translate: bool = True) -> dict[str, Any]:
         """What the model will read: the preset's style around the prompt, then the language layer."""
@@ -125,15 +153,29 @@ class Studio:
         cancel = cancel or threading.Event()
         request = self.speed.prepare(request)
         job_id = self.history.create(request.to_dict(), user=user)
+        log.info("job queued", extra={"job_id": job_id, "user": user, "model": request.model, "seed": request.seed})
         try:
-            with self._gpu:
-                yield from self._job(job_id, request, cancel, output)
+            with self.metrics.slot(self._gpu):
+                yield from self._recorded(self._job(job_id, request, cancel, output))
         except GeneratorExit:
             cancel.set()
             job = self.history.get(job_id)
             if job and job["status"] in ACTIVE:
-                self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message="stopped before it finished (Cancel was pressed or the client went away)")
+                message = "stopped before it finished (Cancel was pressed or the client went away)"
+                self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message=message)
+                self._record(Cancelled(job_id, step=0, message=message))
             raise
+
+    def _recorded(self, events: Iterator[Event]) -> Iterator[Event]:
+        """Relay a job's events, counting and logging its milestones; closing this closes the job."""
+        with closing(events):
+            for event in events:
+                self._record(event)
+                yield event
+
+    def _record(self, event: Event) -> None:
+        self.metrics.observe(event)
+        logs.log_event(log, event)
 
     def _job(
         self, job_id: str, request: GenerationRequest, cancel: threading.Event, output: Path | None
@@ -141,8 +183,11 @@ class Studio:
         started = time.perf_counter()
         notices: list[str] = []
         try:
+            _check_storage(Path(output).parent if output else Path(self.config.outputs) / "videos", request)
             yield Progress(job_id, "language")
+            language_start = time.perf_counter()
             prepared = self._prepare_prompt(request)
+            language_seconds = time.perf_counter() - language_start
             if prepared.get("notice"):
                 notices.append(prepared["notice"])
                 yield Notice(job_id, prepared["notice"], source="language")
@@ -168,6 +213,7 @@ class Studio:
                     fell_back = True
                     yield Notice(job_id, notices[-1])
             yield Progress(job_id, "encode")
+            result.timings["language"] = language_seconds
             summary = self._write_outputs(job_id, request, prepared, plan, result, notices, started, output)
             yield Done(job_id, summary["output"], summary["thumbnail"], summary["sidecar"], summary)
         except CancelledError as exc:
@@ -199,9 +245,10 @@ class Studio:
 
         def work() -> None:
             try:
-                events.put(_Finished(runner.run(
-                    job_id, request, prepared["model_prompt"], negative, emit=events.put, cancel=cancel
-                )))
+                with logs.job_context(job_id):
+                    events.put(_Finished(runner.run(
+                        job_id, request, prepared["model_prompt"], negative, emit=events.put, cancel=cancel
+                    )))
             except BaseException as exc:  # handed to the consuming thread, which decides
                 events.put(_Crashed(exc))
 
@@ -285,6 +332,27 @@ def _model_sources(spec: ModelSpec, source: str) -> dict[str, str]:
     for tiny in ("tiny", "tiny-5b"):
         sources.setdefault(tiny, tiny)
     return sources
+
+
+def _check_storage(folder: Path, request: GenerationRequest) -> None:
+    """Fail in a second, not after minutes of GPU work: the video's folder must be writable and have room."""
+    fix = "Fix: free disk space or choose a writable output folder (--outputs DIR or STUDIO_OUTPUTS, or --out)."
+    if folder.exists() and not folder.is_dir():
+        raise StorageError(f"cannot write to {folder}: it is a file, not a folder. {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise StorageError(f"cannot write to {folder}: {exc.strerror or exc}. {fix}") from None
+    # An upper bound for H.264 at crf 18 (about a bit per pixel) plus the thumbnail and sidecar.
+    need = request.width * request.height * request.frames // 8 + 256 * 1024
+    if free < need:
+        raise StorageError(
+            f"the disk holding {folder} is full: {free / 1e6:.1f} MB free, this video needs about "
+            f"{need / 1e6:.1f} MB. {fix}"
+        )
 
 
 def _remove_partials(outputs: Path) -> None:

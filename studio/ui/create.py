@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import tempfile
 import threading
 from contextlib import closing
@@ -11,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from ..errors import StudioError
+from ..errors import InvalidRequest, StudioError
 from ..events import Cancelled, Done, Failed, Notice, Preview, Progress, Started
 from ..memory import PLANS
 from ..models import ModelSpec
@@ -24,6 +26,7 @@ from . import formatting as fmt
 
 GPU_QUEUE = "gpu"
 NO_PRESET = "none"
+log = logging.getLogger("studio.ui")
 
 
 @dataclass
@@ -201,10 +204,12 @@ def build(studio: Studio) -> CreateTab:
             return 60.0
 
     generate = gpu_task(generate, reserve)
+    # preprocess=False: raw values reach the studio, whose errors name the field and the fix (Gradio's
+    # own checks say "Value 0 is less than minimum value 1." without saying which value).
     generate_event = run.click(
         generate, inputs, outputs,
         api_name="generate", concurrency_limit=1, concurrency_id=GPU_QUEUE, show_progress="minimal",
-        show_progress_on=[status],
+        show_progress_on=[status], preprocess=False,
     )
     stop.click(lambda: fmt.status_html("Cancelled: the job stops after the current step; the last preview stays.",
                                        tone="warn"),
@@ -379,18 +384,22 @@ def _generate(studio: Studio, prompt, preset, model, resolution, duration, negat
     try:
         spec = studio.spec_for(model)
         width, height = fmt.parse_size(resolution)
-        edited = (model_prompt or "").strip()
+        edited = str(model_prompt or "").strip()
         request = studio.request(
             prompt, model=spec.name, preset=_preset_name(preset), width=width, height=height,
-            frames=frames_for_seconds(float(duration), int(fps), spec.max_frames), fps=int(fps),
+            frames=_frames(duration, fps, spec), fps=fps,
             negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
             guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
-            seed=None if randomize or seed is None or seed < 0 else int(seed), mode=mode, memory_plan=memory_plan,
+            seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan,
             translate=not as_typed,
-            model_prompt=edited if edited and not as_typed and edited != (auto_prompt or "").strip() else None,
+            model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
         )
-    except (StudioError, ValueError, TypeError) as exc:
-        raise gr.Error(str(exc)) from None
+        studio.rate_limit.admit(_requester(http))
+    except StudioError as exc:
+        raise _refused(studio, exc.kind, str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise _refused(studio, "invalid_request", f"the request could not be read ({exc}). Fix: check the values "
+                       "against the API page (“Use via API” at the bottom of the studio).") from None
     cancel = threading.Event()
     shown, plan = None, ""
     yield fmt.status_html("Starting…", 0.0), None, None, "", request.seed
@@ -415,11 +424,44 @@ def _generate(studio: Studio, prompt, preset, model, resolution, duration, negat
                 elif isinstance(event, Cancelled):
                     yield fmt.status_html(f"Cancelled ({event.message}).", tone="warn"), shown, None, "", request.seed
                 elif isinstance(event, Failed):
-                    raise gr.Error(event.message)
+                    raise gr.Error(event.message, print_exception=False)  # the studio has logged it
     finally:
         cancel.set()
 
 
+def _refused(studio: Studio, kind: str, message: str) -> gr.Error:
+    """A request refused before it became a job: counted, logged in one line, shown to the user without a traceback."""
+    studio.metrics.failure(kind)
+    log.info("request refused", extra={"kind": kind, "error": message})
+    return gr.Error(message, print_exception=False)
+
+
+def _frames(duration: Any, fps: Any, spec: ModelSpec) -> int:
+    """Seconds -> the nearest 4k+1 frame count; a duration the model cannot make is refused, not clamped.
+
+    A bad fps is left to the request, which names it; the duration is then measured at the model's fps.
+    """
+    rate = fps if _is_number(fps) and 4 <= fps <= 60 else spec.fps
+    seconds = duration if _is_number(duration) else math.nan
+    if not 3 <= seconds * rate <= spec.max_frames + 2:
+        shortest, longest, _ = _duration_bounds(spec, rate)
+        raise InvalidRequest(
+            "duration", duration, f"{spec.name} makes {shortest:g} to {longest:g} s at {rate:g} fps "
+            f"(5 to {spec.max_frames} frames); choose a duration in that range",
+        )
+    return frames_for_seconds(seconds, rate, spec.max_frames)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _user(http: gr.Request | None) -> str | None:
     return getattr(http, "username", None) if http is not None else None
+
+
+def _requester(http: gr.Request | None) -> str:
+    """Whom the rate limit counts: the login name, else the client's address."""
+    client = getattr(http, "client", None)
+    return _user(http) or getattr(client, "host", None) or "anonymous"
 
