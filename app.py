@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--outputs", help="outputs and history folder (default: $STUDIO_OUTPUTS or ./outputs)")
     parser.add_argument("--gpus", type=int, help="split each video across this many GPUs (default: $STUDIO_GPUS or 1)")
+    parser.add_argument("--translator", help="marian, m2m100, qwen, none or tiny (default: $STUDIO_TRANSLATOR or auto)")
+    parser.add_argument("--memory-plan", help="auto or a plan name, see `python -m studio doctor`")
     args = parser.parse_args(argv)
 
     from studio import logs
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         config = StudioConfig.from_env(
-            model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus
+            model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus,
+            translator=args.translator, memory_plan=args.memory_plan,
         )
         studio = Studio(config)
         auth = parse_auth(config.auth)

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from .errors import StudioError
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--no-measure", action="store_true", help="skip the timed bandwidth copies")
     doctor.add_argument("--json", action="store_true")
 
+    presets = commands.add_parser("presets", help="list the style presets (built-in and your own)")
+    presets.add_argument("--json", action="store_true")
+
     hist = commands.add_parser("history", help="list past jobs, newest first")
     hist.add_argument("--limit", type=_int("limit"), default=50)
     hist.add_argument("--json", action="store_true")
@@ -78,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
     logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "CRITICAL"), libraries=args.command == "generate")
     try:
-        return {"generate": _generate, "history": _history, "doctor": _doctor}[args.command](args)
+        return {"generate": _generate, "history": _history, "doctor": _doctor,
+                "presets": _presets}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -98,9 +103,8 @@ def _config(args: argparse.Namespace, **overrides: Any):
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .events import Cancelled, Done, Failed, Notice, Preview, Progress
+    from .request import cleaning_notice
     from .service import Studio
 
     translator = "none" if args.no_translate else args.translator
@@ -113,6 +117,9 @@ def _generate(args: argparse.Namespace) -> int:
                   "flow_shift", "seed", "fps", "mode", "memory_plan", "preset")
     }
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
+    cleaned = cleaning_notice(args.prompt, request.prompt)
+    if cleaned:
+        print(f"notice: {cleaned}", file=sys.stderr)
     out = Path(args.out) if args.out else None
     summary, previews = None, 0
     for event in studio.generate(request, output=out):
@@ -147,6 +154,23 @@ def _history(args: argparse.Namespace) -> int:
         return 0
     for job in jobs:
         print(f"{job['id']}  {job['status']:<11}  seed {job['seed']}  {(job['prompt'] or '')[:60]}")
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from .presets import load_presets
+
+    config = _config(args)
+    found = load_presets(config.presets_dir, Path(config.outputs) / "presets", config.assets_dir)
+    for problem in found.problems:
+        print(f"notice: {problem}", file=sys.stderr)
+    if args.json:
+        rows = [{"name": p.name, "title": p.title, "description": p.description, "source": p.source,
+                 "prompt": p.prompt, "negative_prompt": p.negative_prompt, "settings": dict(p.settings)} for p in found]
+        print(json.dumps({"presets": rows}, ensure_ascii=False))
+        return 0
+    for preset in found:
+        print(f"{preset.name:<14} {preset.title:<16} {preset.description}")
     return 0
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from .errors import ModelUnavailable
+from .errors import InvalidRequest, ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,19 @@ class StudioConfig:
             outputs=Path(env.get("STUDIO_OUTPUTS", str(cls.outputs))),
             translator=env.get("STUDIO_TRANSLATOR", cls.translator),
             memory_plan=env.get("STUDIO_MEMORY_PLAN", cls.memory_plan),
-            max_queue=int(env.get("STUDIO_MAX_QUEUE", cls.max_queue)),
-            gpus=int(env.get("STUDIO_GPUS", cls.gpus)),
+            max_queue=_env_int(env, "STUDIO_MAX_QUEUE", cls.max_queue, 1),
+            gpus=_env_int(env, "STUDIO_GPUS", cls.gpus, 0),
             auth=env.get("STUDIO_AUTH") or None,
             rate_limit=env.get("STUDIO_RATE_LIMIT") or None,
         )
         return replace(config, **{k: (Path(v) if k == "outputs" else v) for k, v in overrides.items() if v is not None})
 
     def resolved_model(self) -> str:
+        """`auto`: TI2V-5B on a Hugging Face Space (it fits ZeroGPU and downloads on first use), else the doctor's pick."""
         if self.model != "auto":
             return self.model
+        if os.environ.get("SPACE_ID"):
+            return "wan2.2-ti2v-5b"
         from .models import default_model_name
 
         return default_model_name()
@@ -81,3 +84,17 @@ def check_safetensors(path: Path, what: str, setting: str) -> None:
             f"{what} {str(path)!r} is not a safetensors file ({str(exc).splitlines()[0][:120]}); pickle files "
             f"(.bin, .pt, .ckpt) can run code when loaded, so the studio never loads them. {fix}"
         ) from None
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+    """A whole-number setting from the environment, with a message that names the variable."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise InvalidRequest(name, raw, f"set it to a whole number of at least {low}")
+    return value

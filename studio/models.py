@@ -137,6 +137,7 @@ def spec_for_folder(path: Path) -> ModelSpec:
             f"{index} describes a {config.get('_class_name')}, not a WanPipeline. "
             "Fix: use a Wan2.2 text-to-video Diffusers folder."
         )
+    _refuse_pickle_only(path)
     if config.get("expand_timesteps"):
         return MODELS["wan2.2-ti2v-5b"]
     if config.get("transformer_2") and config.get("transformer_2")[0] is not None:
@@ -145,6 +146,17 @@ def spec_for_folder(path: Path) -> ModelSpec:
         f"{index} has neither two experts nor expand_timesteps, so it is not Wan2.2 T2V-A14B or TI2V-5B. "
         "Fix: use Wan-AI/Wan2.2-T2V-A14B-Diffusers or Wan-AI/Wan2.2-TI2V-5B-Diffusers."
     )
+
+
+def _refuse_pickle_only(path: Path) -> None:
+    """Weights load from safetensors only: pickle files can run code when loaded."""
+    for part in ("transformer", "text_encoder", "vae"):
+        folder = path / part
+        if folder.is_dir() and not any(folder.glob("*.safetensors")) and any(folder.glob("*.bin")):
+            raise ModelUnavailable(
+                f"{folder} holds only .bin (pickle) weights; the studio loads safetensors only, because pickle "
+                "files can run code. Fix: download the *-Diffusers repository, which ships safetensors."
+            )
 
 
 def is_cached(repo_id: str) -> bool:

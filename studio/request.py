@@ -37,6 +37,14 @@ def clean_text(text: str) -> str:
     return re.sub(r"\s*\n\s*", "\n", text).strip()
 
 
+def cleaning_notice(raw: object, cleaned: str) -> str | None:
+    """Say so when cleaning removed more than surrounding whitespace: adjustments are announced, never silent."""
+    if not isinstance(raw, str) or re.sub(r"\s+", " ", raw).strip() == re.sub(r"\s+", " ", cleaned).strip():
+        return None
+    removed = len(_INVISIBLE.findall(raw)) + sum(1 for ch in raw if unicodedata.category(ch) == "Cc" and ch not in "\n\t")
+    return f"removed {removed} invisible or control character(s) from the prompt" if removed else None
+
+
 def _has_words(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 

@@ -58,3 +58,10 @@ def test_bad_flags_and_missing_models_exit_2_without_traceback(tmp_path):
         done = _studio(tmp_path, *args)
         assert done.returncode == 2, (args, done.stderr)
         assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_presets_are_listed(tmp_path):
+    listed = _studio(tmp_path, "presets", "--json")
+    names = [p["name"] for p in json.loads(listed.stdout)["presets"]]
+    assert listed.returncode == 0 and {"none", "cinematic", "chinese-ink"} <= set(names)
+    assert all("{prompt}" in p["prompt"] for p in json.loads(listed.stdout)["presets"])

@@ -1,6 +1,6 @@
-"""Load a translation model once per process, from local files only.
+"""Load a translation model once per process, from local files unless downloads are allowed.
 
-The layer never downloads: on a machine without the weights (offline, CI, a fresh Space) a
+The layer does not download by default (STUDIO_DOWNLOAD=1 or a Hugging Face Space turns it on): on a machine without the weights (offline, CI, a fresh Space) a
 download attempt means 20+ seconds of retries before the same failure. Loading reads the Hugging
 Face cache or a local folder and fails in milliseconds with TranslatorUnavailable, whose message
 names the model and the fix. Models live in a process-wide table, so every LanguageLayer shares
@@ -9,6 +9,7 @@ them; the first load happens on first use, never at import.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable, TypeVar
 
@@ -48,14 +49,21 @@ def load_pretrained(model_class: str, tokenizer_class: str, model_id: str, devic
 
         try:  # the model first: when nothing is there, it fails with a plain OSError
             model = getattr(transformers, model_class).from_pretrained(
-                model_id, local_files_only=True, dtype=torch.float32 if device == "cpu" else torch.bfloat16
+                model_id, local_files_only=_local_only(), dtype=torch.float32 if device == "cpu" else torch.bfloat16
             )
-            tokenizer = getattr(transformers, tokenizer_class).from_pretrained(model_id, local_files_only=True)
+            tokenizer = getattr(transformers, tokenizer_class).from_pretrained(
+                model_id, local_files_only=_local_only()
+            )
         except Exception as exc:  # OSError when absent; ValueError/ImportError/safetensors errors when broken
             raise TranslatorUnavailable(model_id, _problem(exc)) from exc
         return model.to(device).eval(), tokenizer
 
     return load_once((model_class, model_id, device), build)
+
+
+def _local_only() -> bool:
+    """Download only where asked (STUDIO_DOWNLOAD=1) or on a Hugging Face Space, which has a network."""
+    return os.environ.get("STUDIO_DOWNLOAD", "1" if os.environ.get("SPACE_ID") else "0") != "1"
 
 
 def _problem(exc: Exception) -> str:

@@ -19,7 +19,7 @@ from ..memory import PLANS
 from ..models import ModelSpec
 from ..preview import contact_sheet
 from ..presets import export_preset, import_preset, save_user_preset, slugify
-from ..request import frames_for_seconds
+from ..request import cleaning_notice, frames_for_seconds
 from ..service import Studio
 from ..space import estimate_seconds, gpu_task
 from . import formatting as fmt
@@ -58,6 +58,13 @@ def build(studio: Studio) -> CreateTab:
             prompt = gr.Textbox(
                 label="Prompt", lines=4, max_lines=12, elem_id="prompt", autofocus=True,
                 placeholder="Describe the shot: subject, scene, light, camera movement. Any language.",
+            )
+            gr.Examples(
+                examples=[["一只白鹤在晨雾弥漫的湖面上展翅起飞，慢动作"],
+                          ["A chef flipping a wok in a night market, flames rising, handheld close-up"],
+                          ["Un robot marche dans une ville futuriste sous la pluie"],
+                          ["赛博朋克 city at night, neon reflections on wet asphalt, 35mm"]],
+                inputs=[prompt], label="Try", cache_examples=False, examples_per_page=4,
             )
             with gr.Group(elem_id="language_panel"):
                 language_info = gr.Markdown("Type a prompt: its language is detected as you write.",
@@ -395,11 +402,14 @@ def _generate(studio: Studio, prompt, preset, model, resolution, duration, negat
             model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
         )
         studio.rate_limit.admit(_requester(http))
+        cleaned = cleaning_notice(prompt, request.prompt)
     except StudioError as exc:
         raise _refused(studio, exc.kind, str(exc)) from None
     except (ValueError, TypeError) as exc:
         raise _refused(studio, "invalid_request", f"the request could not be read ({exc}). Fix: check the values "
                        "against the API page (“Use via API” at the bottom of the studio).") from None
+    if cleaned:
+        gr.Warning(cleaned.capitalize() + ".")
     cancel = threading.Event()
     shown, plan = None, ""
     yield fmt.status_html("Starting…", 0.0), None, None, "", request.seed
