@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    # Triton decides at @triton.jit time whether kernels run in its CPU interpreter, so this must be set
+    # before any test module imports studio.speed's kernels (tests/speed/conftest.py comes too late).
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
