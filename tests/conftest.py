@@ -47,3 +47,13 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env["STUDIO_OUTPUTS"] = str(tmp_path / "outputs")
     return env
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Figures that tests record (`record_property("figure", ...)`) are printed after every run."""
+    figures = [value for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+               for name, value in report.user_properties if name == "figure"]
+    if figures:
+        terminalreporter.section("figures")
+        for figure in figures:
+            terminalreporter.write_line(figure)

@@ -65,7 +65,7 @@ def crowded(tmp_path_factory):
     server.stop()
 
 
-def test_32_users_at_once(crowded):
+def test_32_users_at_once(crowded, record_property):
     clients = [None] * USERS
 
     def connect(n: int) -> None:
@@ -86,9 +86,11 @@ def test_32_users_at_once(crowded):
     completed = [o for o in outcomes if o.result is not None]
     refused = [o for o in outcomes if o.error is not None]
     waits = sorted(o.started - o.submitted for o in completed)
-    print(f"\nload: {USERS} users, queue of {MAX_QUEUE}: {len(completed)} completed, {len(refused)} refused, "
-          f"wall {wall:.1f} s, wait p50 {statistics.median(waits):.1f} s, "
-          f"p95 {waits[min(len(waits) - 1, round(0.95 * (len(waits) - 1)))]:.1f} s")
+    figure = (f"load: {USERS} users, queue of {MAX_QUEUE}: {len(completed)} completed, {len(refused)} refused, "
+              f"wall {wall:.1f} s, wait p50 {statistics.median(waits):.1f} s, "
+              f"p95 {waits[min(len(waits) - 1, round(0.95 * (len(waits) - 1)))]:.1f} s")
+    print("\n" + figure)
+    record_property("figure", figure)
 
     assert len(completed) + len(refused) == USERS, "a user got neither a video nor an answer"
     assert all("Queue is full" in o.error for o in refused), {o.user: o.error for o in refused}
