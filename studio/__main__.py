@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`... | head`): not an error of the user's
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:  # the outputs folder or a file given on the command line
         print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}. Fix: check the path, its permissions "
               "and the free disk space.", file=sys.stderr)
