@@ -6,7 +6,6 @@ import gradio as gr
 
 from ..service import Studio
 from . import create, history_tab, system_tab
-from .style import CSS, theme
 
 
 def build_app(studio: Studio) -> gr.Blocks:

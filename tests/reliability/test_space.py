@@ -18,7 +18,7 @@ from gradio_client import Client
 
 from studio.config import StudioConfig, check_safetensors
 from studio.errors import ModelUnavailable
-from studio.events import Done, Failed
+from studio.events import Done
 from studio.history import JOB_ID_PATTERN, History
 from studio.presets import InvalidPreset, import_preset
 from studio.service import Studio
