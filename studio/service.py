@@ -127,6 +127,11 @@ class Studio:
         if request.memory_plan != "auto":
             get_plan(request.memory_plan)  # an unknown plan is refused now, not after the wait in the queue
         if request.mode == "fast":
+            if not any(self.speed.fast_lora):  # refused now, not after the wait in the queue
+                raise InvalidRequest(
+                    "mode", "fast", "fast mode needs a step-distilled LoRA. Fix: set STUDIO_FAST_LORA to its .safetensors "
+                    "path (two comma-separated paths for separate high- and low-noise LoRAs), or choose quality or turbo",
+                )
             for lora in filter(None, self.speed.fast_lora):
                 check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
         return request
