@@ -46,6 +46,7 @@ def subprocess_env(tmp_path: Path) -> dict[str, str]:
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env["STUDIO_OUTPUTS"] = str(tmp_path / "outputs")
+    env.update(HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")  # tests never reach for the network
     return env
 
 
