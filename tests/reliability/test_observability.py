@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+import torch
 from gradio_client import Client
+from safetensors.torch import save_file
 from studio.metrics import PHASES
+
+from tests.e2e.conftest import Server
 
 from .conftest import SMALL_UI, fetch, metric_samples
 
@@ -27,11 +32,23 @@ def _log_lines(server) -> list[dict]:
     return [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
 
 
-def test_metrics_move_with_jobs_and_failures(served):
+@pytest.fixture(scope="module")
+def lora_without_factors(tmp_path_factory):
+    """A studio whose fast-mode LoRA is a valid safetensors file with nothing to fuse: fast jobs fail inside."""
+    folder = tmp_path_factory.mktemp("observed")
+    save_file({"unrelated.weight": torch.zeros(2)}, str(folder / "empty-lora.safetensors"))
+    server = Server(folder, env={"STUDIO_TRANSLATOR": "none",
+                                 "STUDIO_FAST_LORA": str(folder / "empty-lora.safetensors")})
+    yield server
+    server.stop()
+
+
+def test_metrics_move_with_jobs_and_failures(lora_without_factors):
+    served = lora_without_factors
     client = Client(served.url, verbose=False)
     before = _scrape(served)
     assert "Done" in client.predict(prompt="a measured job", api_name="/generate", **SMALL_UI)[0]
-    for bad in ({"steps": 0}, {"mode": "fast"}):  # refused at the edge; failed in the job (no LoRA configured)
+    for bad in ({"steps": 0}, {"mode": "fast"}):  # refused at the edge; failed in the job (nothing to fuse)
         try:
             client.predict(prompt="a bad job", api_name="/generate", **{**SMALL_UI, **bad})
         except Exception:
