@@ -14,7 +14,7 @@ _CHILD = (
     "import json, torch; from studio.tiny import build_tiny_pipeline, tiny_tokenizer;"
     f"ids = tiny_tokenizer()({PROMPT!r}).input_ids;"
     "pipe = build_tiny_pipeline('tiny');"
-    "print(json.dumps([ids, float(sum(p.double().sum() for p in pipe.transformer.parameters()))]))"
+    "print(json.dumps([ids, float(sum(p.detach().double().sum() for p in pipe.transformer.parameters()))]))"
 )
 
 
@@ -23,7 +23,7 @@ def test_vocabulary_and_weights_match_a_fresh_process(tmp_path):
                            check=True)
     ids, weight_sum = json.loads(child.stdout.strip().splitlines()[-1])
     assert ids == tiny_tokenizer()(PROMPT).input_ids
-    here = float(sum(p.double().sum() for p in build_tiny_pipeline("tiny").transformer.parameters()))
+    here = float(sum(p.detach().double().sum() for p in build_tiny_pipeline("tiny").transformer.parameters()))
     assert abs(weight_sum - here) < 1e-9
 
 
