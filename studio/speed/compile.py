@@ -11,7 +11,7 @@ apart (first step minus a steady step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -27,18 +27,19 @@ class RegionalCompile(JobHook):
     """Compiles the experts' repeated blocks at the first job on a CUDA pipeline (CPU: nothing to gain)."""
 
     mode: str | None = None
-    _compiled: set[int] = field(default_factory=set, repr=False)
+    compiled: int = 0
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         for model in experts(pipe):
-            if id(model) in self._compiled or gpu() is None:
-                continue
+            if getattr(model, "_studio_compiled", False) or gpu() is None:
+                continue  # marked on the model: a freshly loaded pipeline is compiled again
             _raise_recompile_limit()
             model.compile_repeated_blocks(fullgraph=False, dynamic=False, mode=self.mode)
-            self._compiled.add(id(model))
+            model._studio_compiled = True
+            self.compiled += 1
 
     def describe(self) -> str:
-        return f"regional compile of {len(self._compiled)} expert(s)" if self._compiled else "not compiled (no GPU)"
+        return f"regional compile of {self.compiled} expert(s)" if self.compiled else "not compiled (no GPU)"
 
 
 def _raise_recompile_limit() -> None:

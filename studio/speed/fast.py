@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,29 +57,38 @@ def lora_factors(path: Path, prefix: str = "transformer.") -> dict[str, tuple[to
     return factors
 
 
+_FUSED = "_studio_fast_lora"  # the fused factors live on the pipeline they changed, and go with it
+
+
 @dataclass
 class FastMode(JobHook):
-    """Fuses the LoRA at the first fast job and unfuses it at the next job of another mode."""
+    """Fuses the LoRA at the first fast job and unfuses it at the next job of another mode.
+
+    What was fused is kept on the pipeline, not here: a pipeline loaded afresh (another model, a
+    lighter memory plan after running out of memory) starts unfused, and dropping it frees the factors.
+    """
 
     lora: Path | None = None
     lora_2: Path | None = None  # for transformer_2; defaults to `lora`
     scale: float = 1.0
     fuse_seconds: float = 0.0
     unfuse_seconds: float = 0.0
-    _fused: list = field(default_factory=list, repr=False)
+    fused_linears: int = 0
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         wants = getattr(request, "mode", "quality") == "fast"
-        if wants and not self._fused:
+        fused = getattr(pipe, _FUSED, None)
+        if wants and not fused:
             self._fuse(pipe)
-        elif not wants and self._fused:
-            self.unfuse()
+        elif not wants and fused:
+            self._unfuse(pipe, fused)
 
-    def unfuse(self) -> None:
-        """Subtract the fused product again (also before the weights move off the device they were fused on)."""
+    def _unfuse(self, pipe: Any, fused: list) -> None:
+        """Subtract the fused product again, wherever the weights live now."""
         started = time.perf_counter()
-        self._apply(-1.0)
-        self._fused.clear()
+        self._apply(fused, -1.0)
+        setattr(pipe, _FUSED, None)
+        self.fused_linears = 0
         self.unfuse_seconds = time.perf_counter() - started
 
     def _fuse(self, pipe: Any) -> None:
@@ -90,6 +99,7 @@ class FastMode(JobHook):
                 "the quality or turbo mode."
             )
         started = time.perf_counter()
+        fused = []
         paths = (self.lora, self.lora_2 or self.lora)
         for model, path in zip(experts(pipe), paths):
             modules = dict(model.named_modules())
@@ -100,17 +110,19 @@ class FastMode(JobHook):
                         f"cannot fuse the fast-mode LoRA into {name!r}: it is not a plain linear layer (FP8 linears "
                         "replace the BF16 weights). Fix: turn FP8 linears off (STUDIO_FP8=0) to use fast mode."
                     )
-                self._fused.append((linear, down.float(), up.float()))
-        self._apply(+1.0)
+                fused.append((linear, down.float(), up.float()))
+        self._apply(fused, +1.0)
+        setattr(pipe, _FUSED, fused)
+        self.fused_linears = len(fused)
         self.fuse_seconds = time.perf_counter() - started
 
     @torch.no_grad()
-    def _apply(self, sign: float) -> None:
+    def _apply(self, fused: list, sign: float) -> None:
         """W ± scale·B·A where W lives now: a memory plan may have moved it since the LoRA was fused."""
-        for linear, down, up in self._fused:
+        for linear, down, up in fused:
             weight = linear.weight
             delta = up.to(weight.device) @ down.to(weight.device)
             weight.copy_((weight.float() + sign * self.scale * delta).to(weight.dtype))
 
     def describe(self) -> str:
-        return f"fast mode LoRA fused into {len(self._fused)} linears" if self._fused else "fast mode LoRA not fused"
+        return f"fast mode LoRA fused into {self.fused_linears} linears" if self.fused_linears else "fast mode LoRA not fused"

@@ -9,7 +9,7 @@ is opt-in, and it is applied once and for good (the BF16 weights are replaced).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -50,20 +50,21 @@ class Fp8Linears(JobHook):
     """Quantizes the experts' block linears to FP8 at the first job on a capable GPU; says why when it cannot."""
 
     skipped: str | None = None
-    _done: set[int] = field(default_factory=set, repr=False)
+    quantized: int = 0
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         for model in experts(pipe):
-            if id(model) in self._done:
-                continue
+            if getattr(model, "_studio_fp8", False):
+                continue  # marked on the model: a freshly loaded pipeline is quantized again
             self.skipped = unavailable_reason(model.device)
             if self.skipped:
                 return
             quantize_fp8(model)
-            self._done.add(id(model))
+            model._studio_fp8 = True
+            self.quantized += 1
 
     def describe(self) -> str:
-        return f"FP8 linears: {self.skipped}" if self.skipped else f"FP8 linears on {len(self._done)} expert(s)"
+        return f"FP8 linears: {self.skipped}" if self.skipped else f"FP8 linears on {self.quantized} expert(s)"
 
 
 def quantize_fp8(model: torch.nn.Module) -> None:

@@ -101,6 +101,17 @@ def test_fast_mode_fuses_for_fast_jobs_and_restores_the_weights_after(pipe, tmp_
     assert fast_request(_request()) == _request()
 
 
+def test_a_freshly_loaded_pipeline_is_fused_again(pipe, tmp_path):
+    """The fused record lives on the pipeline: after a reload (another plan, another model) fast mode fuses anew."""
+    fast = FastMode(lora=_lora(tmp_path / "lora.safetensors", pipe.transformer))
+    _run(pipe, [fast], fast_request(_request(mode="fast")))
+    fresh = build_tiny_pipeline("tiny")
+    original = fresh.transformer.blocks[0].attn1.to_q.weight.detach().clone()
+    _run(fresh, [fast], fast_request(_request(mode="fast")))
+    assert (fresh.transformer.blocks[0].attn1.to_q.weight - original).abs().max() > 1e-3
+    _run(pipe, [fast], _request())  # leave the shared fixture unfused
+
+
 def test_fast_mode_without_a_lora_names_the_fix(pipe):
     with pytest.raises(ModelUnavailable, match="STUDIO_FAST_LORA"):
         FastMode().on_job_start(pipe, _request(mode="fast"))
