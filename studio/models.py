@@ -208,14 +208,16 @@ def _hf_cache() -> str:
 
 
 def default_model_name() -> str:
-    """The real model where a CUDA GPU and its weights are present, else `tiny` (said plainly in the UI)."""
+    """The real model where a CUDA GPU runs it (the doctor's verdict) and its weights are present, else `tiny`."""
     import torch
 
     if not torch.cuda.is_available():
         return "tiny"
-    total_gb = torch.cuda.get_device_properties(0).total_memory / 1e9
+    from .hardware import choose_plan, detect_gpus
+
+    gpu = detect_gpus(measure=False)[0]
     for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
         spec = MODELS[name]
-        if spec.repo_id and is_cached(spec.repo_id) and (name != "wan2.2-t2v-a14b" or total_gb >= 22):
+        if spec.repo_id and is_cached(spec.repo_id) and choose_plan(spec, spec.default_size, gpu).runs:
             return name
     return "tiny"

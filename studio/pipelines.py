@@ -34,6 +34,10 @@ class PipelineStore:
     def loaded_plan(self) -> str | None:
         return self._loaded[2].name if self._loaded else None
 
+    def plan_of(self, model: str) -> MemoryPlan | None:
+        """The plan `model` is loaded under now, or None when it is not loaded."""
+        return self._loaded[2] if self._loaded and self._key and self._key[0] == model else None
+
     def release(self) -> None:
         """Drop the loaded pipeline and give its memory back (before loading another, or after OOM)."""
         self._key, self._loaded = None, None

@@ -273,9 +273,17 @@ class Studio:
                 worker.join()
 
     def _plan(self, request: GenerationRequest) -> MemoryPlan:
-        """The request's plan, else the configured one; `auto` weighs this model and size on this GPU."""
+        """The request's plan, else the configured one; `auto` weighs this model and size on this GPU.
+
+        Under `auto`, a model already loaded with a lighter plan than this size needs stays as it is:
+        a lighter plan fits too, and reloading tens of GB of weights costs more than it saves.
+        """
         name = request.memory_plan if request.memory_plan != "auto" else self.config.memory_plan
-        return get_plan(name, self.spec_for(request.model), (request.width, request.height), request.frames)
+        chosen = get_plan(name, self.spec_for(request.model), (request.width, request.height), request.frames)
+        loaded = self.pipelines.plan_of(self.sources[request.model])
+        if name == "auto" and loaded is not None and _lighter_or_same(loaded, chosen):
+            return loaded
+        return chosen
 
     def _fall_back(self, plan: MemoryPlan, notices: list[str], job_id: str, retried: bool) -> MemoryPlan:
         """After running out of GPU memory: free it all and name the next lighter plan (once per job)."""
@@ -325,6 +333,16 @@ class Studio:
             notices=notices,
         )
         return summary
+
+
+def _lighter_or_same(plan: MemoryPlan, than: MemoryPlan) -> bool:
+    """Whether `plan` is `than` or on its out-of-memory fallback chain."""
+    step: MemoryPlan | None = than
+    while step is not None:
+        if step.name == plan.name:
+            return True
+        step = step.lighter()
+    return False
 
 
 def _model_sources(spec: ModelSpec, source: str) -> dict[str, str]:

@@ -134,3 +134,16 @@ def test_out_of_memory_with_the_lightest_plan_says_so(tmp_path, monkeypatch):
     studio = _studio(tmp_path, monkeypatch, fail_forward=1)
     failed = _generate(studio, plan="offload+fp8+vae-tiling")[-1]
     assert isinstance(failed, Failed) and "no lighter plan is left" in failed.message
+
+
+def test_auto_keeps_a_loaded_lighter_plan_instead_of_reloading(tmp_path, monkeypatch):
+    """A model already loaded under a lighter plan than `auto` would pick is reused: no reload of its weights."""
+    studio = _studio(tmp_path, monkeypatch)
+    loads = []
+    load = pipelines.load_pipeline
+    monkeypatch.setattr(pipelines, "load_pipeline", lambda source, **kw: loads.append(source) or load(source, **kw))
+    assert _generate(studio, "expert-swap")[-1].summary["plan"] == "expert-swap"
+    assert _generate(studio, "auto")[-1].summary["plan"] == "expert-swap"  # auto alone would pick resident
+    assert len(loads) == 1
+    assert _generate(studio, "resident")[-1].summary["plan"] == "resident"  # an explicit plan is honoured
+    assert len(loads) == 2

@@ -52,6 +52,10 @@ class ParallelStore:
     def loaded_plan(self) -> str | None:
         return self._loaded[2].name if self._loaded else None
 
+    def plan_of(self, model: str) -> MemoryPlan | None:
+        """The plan `model` is loaded under now, or None when it is not loaded."""
+        return self._loaded[2] if self._loaded and self._key and self._key[0] == model else None
+
     def release(self) -> None:
         """Stop the workers (before starting others, or after running out of memory)."""
         if self._loaded:

@@ -18,7 +18,7 @@ from ..events import Cancelled, Done, Failed, Notice, Preview, Progress, Started
 from ..memory import PLANS
 from ..models import ModelSpec
 from ..preview import contact_sheet
-from ..presets import export_preset, import_preset, save_user_preset, slugify
+from ..presets import Preset, export_preset, import_preset, save_user_preset, slugify
 from ..request import cleaning_notice, frames_for_seconds
 from ..service import Studio
 from ..space import estimate_seconds, gpu_task
@@ -231,7 +231,7 @@ def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
     return (
         request.get("prompt", ""), request.get("preset") or NO_PRESET, spec.name,
         gr.update(choices=fmt.resolution_choices(spec), value=f"{request.get('width')}x{request.get('height')}"),
-        gr.update(maximum=round(spec.max_frames / fps, 2),
+        gr.update(maximum=_duration_bounds(spec, fps)[1],
                   value=round(int(request.get("frames") or spec.default_frames) / fps, 2)),
         request.get("negative_prompt") or "", request.get("steps") or spec.steps,
         request.get("guidance_scale") or spec.guidance_scale,
@@ -247,9 +247,12 @@ def _size(size: tuple[int, int]) -> str:
 
 def _preset_text(studio: Studio, name: str) -> str:
     try:
-        preset = studio.preset(name or NO_PRESET)
+        return _describe(studio.preset(name or NO_PRESET))
     except StudioError:
         return ""
+
+
+def _describe(preset: Preset) -> str:
     return f"**{preset.title}** · {preset.description}"
 
 
@@ -286,7 +289,7 @@ def _gallery_pick(studio: Studio):
 
 def _model_defaults(spec: ModelSpec) -> dict[str, Any]:
     return {
-        "size": spec.default_size, "frames": spec.default_frames, "fps": spec.fps, "steps": spec.steps,
+        "frames": spec.default_frames, "fps": spec.fps, "steps": spec.steps,
         "guidance_scale": spec.guidance_scale, "guidance_scale_2": spec.guidance_scale_2 or spec.guidance_scale,
         "flow_shift": spec.flow_shift,
     }
@@ -303,12 +306,12 @@ def _apply_preset(studio: Studio, name: str, model: str):
     size = (values.pop("width", None), values.pop("height", None))
     size = size if None not in size and size in spec.official_sizes else spec.default_size
     fps = int(values["fps"])
+    shortest, longest, _ = _duration_bounds(spec, fps)
     return (
-        f"**{preset.title}** · {preset.description}",
+        _describe(preset),
         preset.negative_prompt or "",
         _size(size),
-        gr.update(maximum=round(spec.max_frames / fps, 2), minimum=round(5 / fps, 2),
-                  value=round(values["frames"] / fps, 2)),
+        gr.update(maximum=longest, minimum=shortest, value=round(values["frames"] / fps, 2)),
         fps, values["steps"], values["guidance_scale"], values["guidance_scale_2"], values["flow_shift"],
     )
 
@@ -414,7 +417,7 @@ def _generate(studio: Studio, prompt, preset, model, resolution, duration, negat
     shown, plan = None, ""
     yield fmt.status_html("Starting…", 0.0), None, None, "", request.seed
     try:
-        with closing(studio.generate(request, cancel=cancel, user=_user(http))) as events:
+        with closing(studio.generate(request, cancel=cancel, user=fmt.user_of(http))) as events:
             for event in events:
                 if isinstance(event, Progress):
                     yield fmt.progress_status(event), shown, None, "", request.seed
@@ -466,12 +469,8 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _user(http: gr.Request | None) -> str | None:
-    return getattr(http, "username", None) if http is not None else None
-
-
 def _requester(http: gr.Request | None) -> str:
     """Whom the rate limit counts: the login name, else the client's address."""
     client = getattr(http, "client", None)
-    return _user(http) or getattr(client, "host", None) or "anonymous"
+    return fmt.user_of(http) or getattr(client, "host", None) or "anonymous"
 

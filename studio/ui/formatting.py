@@ -18,6 +18,11 @@ LANGUAGE_NAMES = {
 _PHASE_SHARE = {"language": 0.0, "load": 0.01, "text": 0.02, "denoise": 0.03, "decode": 0.93, "encode": 0.97}
 
 
+def user_of(http: Any) -> str | None:
+    """The login name of a Gradio request (None without logins): history and limits are per user."""
+    return getattr(http, "username", None) if http is not None else None
+
+
 def language_name(code: str | None) -> str:
     return LANGUAGE_NAMES.get(code or "und", code or "unknown")
 

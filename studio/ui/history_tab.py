@@ -46,7 +46,7 @@ def build(studio: Studio) -> HistoryTab:
             settings = gr.JSON(label="Settings", elem_id="history_settings", open=False)
 
     def load(http: gr.Request = None):
-        listed = studio.history.list(limit=120, user=_user(http))
+        listed = studio.history.list(limit=120, user=fmt.user_of(http))
         items = [(_thumbnail(job), fmt.job_caption(job)) for job in listed]
         return items, listed, f"{len(listed)} jobs, newest first." if listed else "No jobs yet."
 
@@ -60,10 +60,6 @@ def build(studio: Studio) -> HistoryTab:
     refresh.click(load, None, [gallery, jobs, count], api_visibility="private")
     gallery.select(pick, jobs, [video, details, settings, selected], api_visibility="private")
     return HistoryTab(gallery, count, refresh, jobs, selected, use, rerun, load)
-
-
-def _user(http: gr.Request | None) -> str | None:
-    return getattr(http, "username", None) if http is not None else None
 
 
 def _exists(path: str | None) -> bool:
