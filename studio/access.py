@@ -13,16 +13,10 @@ import time
 from collections import deque
 from typing import Callable
 
-from .errors import StudioError
+from .errors import InvalidSetting, StudioError
 
 _EXAMPLE = "alice:s3cret,bob:hunter2"
 _MAX_USERS = 4096  # above this many tracked users, forget those with no start inside the window
-
-
-class InvalidSetting(StudioError):
-    """An environment setting of the studio cannot be used; the message names it and the fix."""
-
-    kind = "invalid_setting"
 
 
 class RateLimited(StudioError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import InvalidRequest, ModelUnavailable
+from .errors import InvalidSetting, ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -96,5 +96,5 @@ def _env_int(env: Mapping[str, str], name: str, default: int, low: int) -> int:
     except ValueError:
         value = low - 1
     if value < low:
-        raise InvalidRequest(name, raw, f"set it to a whole number of at least {low}")
+        raise InvalidSetting(f"{name}: {raw!r} is not a whole number of at least {low}. Fix: set it to one, e.g. {default}.")
     return value

@@ -29,6 +29,12 @@ class InvalidRequest(StudioError, ValueError):
         super().__init__(f"{field}: {shown} is not allowed; {allowed}")
 
 
+class InvalidSetting(StudioError):
+    """An environment setting of the studio cannot be used; the message names it and the fix."""
+
+    kind = "invalid_setting"
+
+
 class ModelUnavailable(StudioError):
     """Weights are missing or broken; the message says where they were looked for and how to get them."""
 
