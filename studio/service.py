@@ -310,7 +310,8 @@ class Studio:
         metadata = {
             "job_id": job_id, "prompt": request.prompt, "model_prompt": prepared["model_prompt"],
             "language": prepared["language"], "translated": prepared["translated"],
-            "translator": prepared["backend"], "seed": request.seed, "model": request.model,
+            "translator": prepared["backend"], "language_notice": prepared.get("notice"),
+            "styled_prompt": prepared.get("styled_prompt"), "seed": request.seed, "model": request.model,
             "settings": request.to_dict(), "plan": plan.name, "generator": "Wan Studio",
         }
         video.write_mp4(result.frames, mp4, request.fps, metadata)
