@@ -67,6 +67,7 @@ def test_type_pick_a_preset_generate_watch_and_cancel(browser, server, artifacts
     page.locator("#steps input[type=number]").press("Enter")
     page.click("#generate")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Step')", timeout=120_000)
+    page.wait_for_selector("#preview img", timeout=120_000)  # this run's first preview (the start cleared the last)
     page.click("#cancel")
     page.wait_for_function("() => document.querySelector('#status').innerText.includes('Cancelled')")
     assert page.locator("#preview img").count() == 1  # the last preview stays
