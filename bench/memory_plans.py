@@ -7,7 +7,7 @@ happens, and guidance 1.0 on both experts (one forward per step; CFG doubles the
 and leaves the peak unchanged). It records the peak memory (torch.cuda.max_memory_allocated)
 and the seconds of each step as the runner timed them (synchronized at each step end).
 
-    python bench/memory_plans.py --cap-gb 24 --plans auto,expert-swap+fp8 --fallback expert-swap --out DIR
+    python bench/memory_plans.py --runs auto@24,expert-swap@40,resident@none --out DIR
     python bench/memory_plans.py --tiny      # the same path on the CPU with the tiny model (a smoke test)
 
 Weights: both experts (40 layers, dim 5120, 40 heads, ffn 13824, text_dim 4096, 16 channels) and a
@@ -149,12 +149,19 @@ def run_plan(plan: str, spec, build, outputs: Path, size: tuple[int, int], frame
     return row
 
 
+def parse_runs(text: str) -> list[tuple[str, float | None]]:
+    """`plan@cap,...` -> [(plan, cap GB or None)]; `auto` is the doctor's choice for that cap, `none` lifts the cap."""
+    runs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        plan, _, cap = item.partition("@")
+        runs.append((plan, None if cap in ("", "none") else float(cap)))
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cap-gb", type=float, default=24.0, help="per-process GPU memory cap")
-    parser.add_argument("--plans", default="auto,expert-swap+fp8", help="comma-separated; auto = the doctor's choice")
-    parser.add_argument("--fallback", default="expert-swap", help="a plan too heavy for the cap, to show the fallback")
-    parser.add_argument("--uncapped", default="", help="plans to run after lifting the cap (reference figures)")
+    parser.add_argument("--runs", default="auto@24,expert-swap@40,resident@none",
+                        help="comma-separated plan@cap (GB, or none); auto = the doctor's choice for that cap")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny model")
@@ -165,7 +172,7 @@ def main() -> int:
     if args.tiny:
         from studio.tiny import build_tiny_pipeline
 
-        spec, build, size, frames, cap_note = MODELS["tiny"], lambda: build_tiny_pipeline("tiny"), (256, 256), 5, None
+        spec, build, size, frames = MODELS["tiny"], lambda: build_tiny_pipeline("tiny"), (256, 256), 5
         report, weights_s = doctor_report(measure=False), 0.0
     else:
         spec, size, frames = A14B, (1280, 720), 81
@@ -174,36 +181,30 @@ def main() -> int:
         build, weights_s = weights.pipeline, weights.seconds
         print(f"weights built and pinned in {weights_s:.1f} s", flush=True)
     gpu = detect_gpus(measure=False)[0] if torch.cuda.is_available() else None
-    capped = dataclasses.replace(gpu, total_gb=args.cap_gb, free_gb=None) if gpu else None
-    doctor = choose_plan(spec, size, capped) if capped else None
-    if gpu:
-        torch.cuda.empty_cache()
-        torch.cuda.set_per_process_memory_fraction(args.cap_gb * GiB / torch.cuda.get_device_properties(0).total_memory)
-        cap_note = f"{args.cap_gb:g} GB via torch.cuda.set_per_process_memory_fraction"
 
     import diffusers
 
     result = {
         "card": gpu.name if gpu else "cpu", "torch": torch.__version__, "diffusers": diffusers.__version__,
-        "cap": cap_note, "model": spec.name, "size": list(size), "frames": frames, "steps": args.steps,
+        "cap": "per run, GB via torch.cuda.set_per_process_memory_fraction", "model": spec.name, "size": list(size),
+        "frames": frames, "steps": args.steps,
         "schedule": "flow shift 3.0: timesteps 999 (high-noise expert) and 750 (low-noise); guidance 1.0 (no CFG)",
         "weights": "random bf16, full size, drawn on the GPU, pinned on the host; full-size umT5-XXL",
         "weights_build_s": round(weights_s, 1), "doctor": report,
-        "doctor_choice_under_cap": doctor.to_dict() if doctor else None,
         "how": "Studio.generate per plan; peak = torch.cuda.max_memory_allocated over the job (load, text, denoise, "
                "decode; after a fallback, over the retry only); step seconds from the runner (synchronized)",
         "speed": {"STUDIO_COMPILE": os.environ["STUDIO_COMPILE"], "STUDIO_ATTENTION": os.environ.get("STUDIO_ATTENTION", "auto")},
         "plans": [],
     }
-    runs = [(p, True) for p in args.plans.split(",") if p] + ([(args.fallback, True)] if args.fallback else [])
-    runs += [(p, False) for p in args.uncapped.split(",") if p]
-    for plan, under_cap in runs:
-        if gpu and not under_cap:
-            torch.cuda.set_per_process_memory_fraction(1.0)
+    for plan, cap in parse_runs(args.runs):
+        doctor = choose_plan(spec, size, dataclasses.replace(gpu, total_gb=cap or gpu.total_gb, free_gb=None)) if gpu else None
         name = doctor.plan if plan == "auto" and doctor else plan
-        print(f"plan {plan} -> {name} ({'capped' if under_cap and gpu else 'no cap'})", flush=True)
+        if gpu:
+            torch.cuda.empty_cache()
+            torch.cuda.set_per_process_memory_fraction(min(1.0, (cap or 1e9) * GiB / torch.cuda.get_device_properties(0).total_memory))
+        print(f"plan {plan} -> {name} (cap {cap or 'none'} GB)", flush=True)
         row = run_plan(name, spec, build, out / "studio", size, frames, args.steps)
-        row.update(capped=bool(under_cap and gpu), doctor_choice=plan == "auto")
+        row.update(cap_gb=cap if gpu else None, doctor_choice=plan == "auto")
         if doctor:
             estimate = next((a for a in doctor.alternatives if a["plan"] == name), None)
             row["estimate_gb"] = estimate["peak_gb_estimate"] if estimate else None
@@ -211,14 +212,14 @@ def main() -> int:
         result["plans"].append(row)
         (out / "memory_plans.json").write_text(json.dumps(result, indent=2))  # after each plan: survives a timeout
     rows = result["plans"]
-    print(f"\ncard {result['card']}, torch {result['torch']}, diffusers {result['diffusers']}, cap {cap_note}")
-    print(f"{'plan':<30}{'cap':<5}{'status':<8}{'peak GB':>8}{'est GB':>8}{'step 1 s':>9}{'step 2 s':>9}{'decode s':>9}")
+    print(f"\ncard {result['card']}, torch {result['torch']}, diffusers {result['diffusers']}")
+    print(f"{'plan':<30}{'cap GB':<8}{'status':<8}{'peak GB':>8}{'est GB':>8}{'step 1 s':>9}{'step 2 s':>9}{'decode s':>9}{'job s':>8}")
     for row in rows:
         steps = row.get("step_seconds", []) + [None, None]
         fmt = lambda v: f"{v:.2f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
-        print(f"{row.get('plan', row['requested']):<30}{'yes' if row['capped'] else 'no':<5}{row['status']:<8}"
+        print(f"{row.get('plan', row['requested']):<30}{str(row['cap_gb'] or '-'):<8}{row['status']:<8}"
               f"{fmt(row.get('peak_allocated_gb')):>8}{fmt(row.get('estimate_gb')):>8}{fmt(steps[0]):>9}"
-              f"{fmt(steps[1]):>9}{fmt(row.get('timings', {}).get('decode')):>9}")
+              f"{fmt(steps[1]):>9}{fmt(row.get('timings', {}).get('decode')):>9}{fmt(row.get('seconds')):>8}")
     return 0 if all(r["status"] == "done" for r in rows) else 1
 
 
