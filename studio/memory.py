@@ -208,7 +208,11 @@ def _group_offload(pipe, device: torch.device) -> None:
 
 class _Arrival(ModelHook):
     """Before a module (or block) runs: bring its model onto the GPU if needed, then make the compute
-    stream wait for this group's copy (a GPU-side wait; the CPU does not block)."""
+    stream wait for this group's copy (a GPU-side wait; the CPU does not block).
+
+    A model's own hook also moves its tensor inputs to the GPU: callers such as diffusers'
+    `encode_prompt` ask the model where its weights are, and between uses that is the CPU.
+    """
 
     def __init__(self, swap: "ExpertSwap", model: torch.nn.Module | None) -> None:
         super().__init__()
@@ -219,10 +223,22 @@ class _Arrival(ModelHook):
     def pre_forward(self, module, *args, **kwargs):
         if self.model is not None:
             self.swap.bring(self.model)
+            args, kwargs = _to_device((args, kwargs), self.swap.device)
         if self.event is not None:
             torch.cuda.current_stream(self.swap.device).wait_event(self.event)
             self.event = None
         return args, kwargs
+
+
+def _to_device(value, device: torch.device):
+    """Tensors anywhere in nested tuples, lists and dicts, moved to `device`."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
 
 
 class _Departure(ModelHook):

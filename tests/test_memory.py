@@ -6,7 +6,7 @@ from studio import pipelines
 from studio.config import StudioConfig
 from studio.errors import InvalidRequest
 from studio.events import Done, Failed, Notice, Started
-from studio.memory import PLANS, MemoryPlan, get_plan
+from studio.memory import PLANS, ExpertSwap, MemoryPlan, get_plan
 from studio.models import MODELS
 from studio.request import GenerationRequest
 from studio.runner import PipelineRunner
@@ -77,6 +77,20 @@ def test_expert_swap_keeps_one_model_on_the_device_and_none_while_decoding():
                           "transformer_2 in", "transformer_2 out"]
     assert at_decode and all(resident == [] for resident in at_decode)
     assert swap.on_gpu == []  # on_job_end: nothing but the VAE stays between jobs
+
+
+def test_expert_swap_moves_a_models_inputs_to_its_device():
+    """diffusers' encode_prompt sends token ids to where the text encoder's weights are, which between
+    uses is the CPU (this failed on the H100); the "meta" device stands in for the GPU here."""
+    pipe = build_tiny_pipeline("tiny")
+    swap = ExpertSwap(pipe, torch.device("cpu"))
+    swap.bring(pipe.text_encoder)
+    swap.device = torch.device("meta")  # weights cannot live on "meta", so only the inputs go there
+    hook = swap.groups[id(pipe.text_encoder)][0][0]
+    ids, mask = torch.ones(1, 4, dtype=torch.long), torch.ones(1, 4)
+    args, kwargs = hook.pre_forward(pipe.text_encoder, ids, attention_mask=[mask])
+    assert args[0].device.type == "meta" and kwargs["attention_mask"][0].device.type == "meta"
+    assert swap.moves == ["text_encoder in"]
 
 
 def _studio(tmp_path, monkeypatch, fail_forward: int = 0, fail_load: int = 0) -> Studio:
