@@ -4,8 +4,8 @@ SageAttention-style: Q and K as INT8 with one scale per token (K smoothed by sub
 over tokens, which leaves the softmax unchanged), Q·Kᵀ on the INT8 tensor cores with INT32
 accumulation, online softmax in FP32 (exp2, the 1/sqrt(d)·log2(e) factor folded into Q's scale),
 then P·V either in FP8 e4m3 (P scaled by 448, V minus its token mean with one scale per channel,
-the accumulator promoted to full FP32 every half block because Hopper's FP8 MMA accumulates with
-a short mantissa) or in BF16. Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
+the accumulator promoted to full FP32 every PROMOTE keys because Hopper's FP8 MMA accumulates with
+a short mantissa) or in BF16. HEADROOM > 0 rescales lazily (FlashAttention-4's trick). Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
 """
 
 from __future__ import annotations
@@ -64,10 +64,13 @@ def quantize_v_kernel(
     tl.store(out_ptr + bh * D * n_padded + cols[None, :] * n_padded + rows[:, None], x.to(tl.float8e4nv))
 
 
+LOG2_FP8_MAX = tl.constexpr(8.807354922057604)  # log2(448): the largest FP8 e4m3 value
+
+
 @triton.jit
 def _attend_block(
     acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
-    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr,
+    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr, PROMOTE: tl.constexpr, HEADROOM: tl.constexpr,
 ):
     keys = start + tl.arange(0, BLOCK_N)
     k = tl.load(k_ptrs)
@@ -75,27 +78,44 @@ def _attend_block(
     s = tl.dot(q, tl.trans(k)).to(tl.float32) * tl.load(k_scale_ptrs)[None, :]
     if MASK:
         s = tl.where(keys[None, :] < n_keys, s, float("-inf"))
-    m_new = tl.maximum(m_i, tl.max(s, axis=1) * q_scale)
-    if PV_FP8:
-        # P scaled by 448 (log2 448 = 8.807) inside exp2: the full e4m3 range at no extra multiply;
-        # the row sum carries the same factor, so it cancels in acc / l.
-        p = tl.math.exp2(s * q_scale[:, None] - (m_new - 8.807354922057604)[:, None])
+    m_block = tl.max(s, axis=1) * q_scale
+    if HEADROOM > 0:
+        # Lazy rescaling: the running max moves (and acc, l are rescaled) only when some row of this
+        # block outgrows it by more than 2^HEADROOM; exact either way, since acc and l share the max.
+        if tl.max(m_block - m_i, axis=0) > HEADROOM:
+            m_new = tl.maximum(m_i, m_block)
+            alpha = tl.math.exp2(m_i - m_new)
+            acc = acc * alpha[:, None]
+            l_i = l_i * alpha
+            m_i = m_new
+        shift = m_i - (LOG2_FP8_MAX - HEADROOM) if PV_FP8 else m_i
     else:
-        p = tl.math.exp2(s * q_scale[:, None] - m_new[:, None])
-    alpha = tl.math.exp2(m_i - m_new)
-    l_i = l_i * alpha + tl.sum(p, axis=1)
+        m_new = tl.maximum(m_i, m_block)
+        alpha = tl.math.exp2(m_i - m_new)
+        acc = acc * alpha[:, None]
+        l_i = l_i * alpha
+        m_i = m_new
+        # P scaled by 448 inside exp2: the full e4m3 range at no extra multiply (it cancels in acc / l).
+        shift = m_i - LOG2_FP8_MAX if PV_FP8 else m_i
+    p = tl.math.exp2(s * q_scale[:, None] - shift[:, None])
+    l_i += tl.sum(p, axis=1)
     if PV_FP8:
         v = tl.load(v_ptrs)  # [D, BLOCK_N] fp8
-        # Hopper's FP8 MMA accumulates with a short mantissa; promoting into the FP32 accumulator
-        # every BLOCK_N / 2 keys keeps the error from growing with the sequence length.
-        acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc * alpha[:, None], max_num_imprecise_acc=BLOCK_N // 2)
+        # Hopper's FP8 MMA accumulates with a short mantissa; adding into the FP32 accumulator every
+        # PROMOTE keys (at most once a block) keeps the error from growing with the sequence length (0: never).
+        if PROMOTE >= BLOCK_N:
+            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc, max_num_imprecise_acc=BLOCK_N)
+        elif PROMOTE > 0:
+            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc, max_num_imprecise_acc=PROMOTE)
+        else:
+            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc)
     else:
         if MASK:
             v = tl.load(v_ptrs, mask=keys[:, None] < n_keys, other=0.0)
         else:
             v = tl.load(v_ptrs)  # [BLOCK_N, D] bf16
-        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
-    return acc, m_new, l_i
+        acc = tl.dot(p.to(v.dtype), v, acc)
+    return acc, m_i, l_i
 
 
 @triton.jit
@@ -104,6 +124,7 @@ def attention_kernel(
     n_queries, n_keys, q_padded, k_padded, heads,
     stride_vb, stride_vs, stride_vh, stride_ob, stride_os, stride_oh,
     D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr,
+    PROMOTE: tl.constexpr, HEADROOM: tl.constexpr, WARP_SPECIALIZE: tl.constexpr,
 ):
     """One program: BLOCK_M queries of one (batch, head) against every key, online softmax."""
     block, bh = tl.program_id(0), tl.program_id(1)
@@ -113,30 +134,27 @@ def attention_kernel(
     keys = tl.arange(0, BLOCK_N)
     q = tl.load(q_ptr + bh * q_padded * D + rows[:, None] * D + cols[None, :])
     q_scale = tl.load(q_scale_ptr + bh * q_padded + rows)
-    k_ptrs = k_ptr + bh * k_padded * D + keys[:, None] * D + cols[None, :]
-    k_scale_ptrs = k_scale_ptr + bh * k_padded + keys
+    k_base = k_ptr + bh * k_padded * D + keys[:, None] * D + cols[None, :]
+    k_scale_base = k_scale_ptr + bh * k_padded + keys
     if PV_FP8:
-        v_ptrs = v_ptr + bh * D * k_padded + cols[:, None] * k_padded + keys[None, :]
-        step_v = BLOCK_N
+        v_base = v_ptr + bh * D * k_padded + cols[:, None] * k_padded + keys[None, :]
+        step_v = 1
     else:
-        v_ptrs = v_ptr + b * stride_vb + h * stride_vh + keys[:, None] * stride_vs + cols[None, :]
-        step_v = BLOCK_N * stride_vs
+        v_base = v_ptr + b * stride_vb + h * stride_vh + keys[:, None] * stride_vs + cols[None, :]
+        step_v = stride_vs
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, D], tl.float32)
     full = n_keys - n_keys % BLOCK_N
-    for start in range(0, full, BLOCK_N):
+    for start in tl.range(0, full, BLOCK_N, warp_specialize=WARP_SPECIALIZE):
         acc, m_i, l_i = _attend_block(
-            acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
-            BLOCK_N, PV_FP8, False,
+            acc, m_i, l_i, q, q_scale, k_base + start * D, k_scale_base + start, v_base + start * step_v, start,
+            n_keys, BLOCK_N, PV_FP8, False, PROMOTE, HEADROOM,
         )
-        k_ptrs += BLOCK_N * D
-        k_scale_ptrs += BLOCK_N
-        v_ptrs += step_v
     if full < n_keys:
         acc, m_i, l_i = _attend_block(
-            acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, full, n_keys,
-            BLOCK_N, PV_FP8, True,
+            acc, m_i, l_i, q, q_scale, k_base + full * D, k_scale_base + full, v_base + full * step_v, full,
+            n_keys, BLOCK_N, PV_FP8, True, PROMOTE, HEADROOM,
         )
     out = acc / l_i[:, None]
     if PV_FP8:
@@ -157,6 +175,9 @@ def _configs(shapes):
 # The autotuner times them once per sequence length (reported as setup time).
 FP8_CONFIGS = _configs(((64, 128, 4, 3), (128, 128, 8, 3), (64, 128, 4, 4)))
 PV16_CONFIGS = _configs(((128, 64, 8, 3), (128, 128, 8, 3)))
-_KEY = ["n_keys", "heads", "D", "PV_FP8"]
+# The numerics switches, fixed rather than tuned (each changes the error, not only the speed):
+# FP8 P·V promoted into FP32 every 64 keys, eager rescaling, no warp specialisation.
+VARIANT = dict(PROMOTE=64, HEADROOM=0, WARP_SPECIALIZE=False)
+_KEY = ["n_keys", "heads", "D", "PV_FP8", "PROMOTE", "HEADROOM", "WARP_SPECIALIZE"]
 tuned_fp8_kernel = triton.autotune(configs=FP8_CONFIGS, key=_KEY)(attention_kernel)
 tuned_pv16_kernel = triton.autotune(configs=PV16_CONFIGS, key=_KEY)(attention_kernel)

@@ -92,7 +92,8 @@ def int8_attention(
     query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, pv_fp8: bool = True, scale: float | None = None,
     config: dict | None = None,
 ) -> torch.Tensor:
-    """Run the Triton kernels on [B, S, H, D] tensors; `config` pins block sizes (else autotuned per shape)."""
+    """Run the Triton kernels on [B, S, H, D] tensors; `config` pins block sizes (else autotuned per shape)
+    and may set the numerics switches of `_int8_kernels.VARIANT`."""
     from . import _int8_kernels as kern
 
     batch, n_q, heads, dim = query.shape
@@ -132,13 +133,17 @@ def int8_attention(
         q8, q_scale, k8, k_scale, v_arg, v_scale, v_mean, out, n_q, n_k, q_pad, k_pad, heads,
         *value.stride()[:3], *out.stride()[:3],
     )
-    if config is None:
+    config = config or {}
+    variant = {k: config.get(k, default) for k, default in kern.VARIANT.items()}
+    if "BLOCK_M" not in config:
         tuned = kern.tuned_fp8_kernel if pv_fp8 else kern.tuned_pv16_kernel
-        tuned[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8)
+        tuned[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8, **variant)
     else:
         blocks = {k: v for k, v in config.items() if k in ("BLOCK_M", "BLOCK_N")}
         launch = {k: v for k, v in config.items() if k in ("num_warps", "num_stages")}
-        kern.attention_kernel[(q_pad // blocks["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8, **blocks, **launch)
+        kern.attention_kernel[(q_pad // blocks["BLOCK_M"], bh)](
+            *args, D=dim, PV_FP8=pv_fp8, **blocks, **launch, **variant,
+        )
     return out
 
 
