@@ -192,7 +192,7 @@ def _shared_pipeline(device: torch.device):
 
 
 def quality(out: Path, budget_s: float) -> dict:
-    """Stock diffusers vs the studio's runner in one process, 720P and 480P, then FP8 linears.
+    """Stock diffusers vs the studio's runner in one process, 720P and 480P, then FP8 linears, then turbo.
 
     720P runs 2 steps (1 = warm-up and compile, 2 = steady), 480P 3. Every "ours" run is the runner
     with previews on every step and the speed hooks a user selects (STUDIO_ATTENTION, STUDIO_FP8).
@@ -201,6 +201,7 @@ def quality(out: Path, budget_s: float) -> dict:
     from studio.speed.attention import AttentionBackend
     from studio.speed.compile import RegionalCompile
     from studio.speed.fp8 import Fp8Linears
+    from studio.speed.turbo import StepCache
 
     from . import e2e as part
 
@@ -223,25 +224,26 @@ def quality(out: Path, budget_s: float) -> dict:
     runs.run("ours 720p fp8 linears", lambda: ours("auto", 1280, 720, 2, with_fp8=True))
     runs.run("ours 720p fp8 linears + int8 attention", lambda: ours("int8", 1280, 720, 2, with_fp8=True))
     runs.run("ours 480p fp8 linears + int8 attention", lambda: ours("int8", 832, 480, 3, with_fp8=True))
+    turbo = StepCache()
+    hooks = [JobHook(), fp8, AttentionBackend("int8"), compiled, turbo]
+    runs.run("turbo 480p (fp8 linears + int8 attention)", lambda: turbo_against_exact(pipe, hooks, turbo))
     return runs.data
 
 
 def modes(out: Path, budget_s: float) -> dict:
-    """Fast mode at 720P run whole, and turbo against exact at 480P with the final-latent error."""
+    """Fast mode at 720P run whole: a first job (fuse, compile) and the warm second one."""
     from studio.jobhooks import JobHook
     from studio.speed.attention import AttentionBackend
     from studio.speed.compile import RegionalCompile
     from studio.speed.fast import FastMode, fast_request
-    from studio.speed.int8_attention import relative_error
-    from studio.speed.turbo import StepCache
 
     from . import e2e as part
 
     device = torch.device("cuda")
     runs = Sections(out / "modes.json", budget_s)
     pipe = _shared_pipeline(device)
-    fast, turbo = FastMode(), StepCache()
-    hooks = [JobHook(), fast, AttentionBackend("auto"), RegionalCompile(), turbo]
+    fast = FastMode()
+    hooks = [JobHook(), fast, AttentionBackend("auto"), RegionalCompile()]
 
     def fast_run() -> dict:
         fast.lora = part.random_lora(pipe.transformer)
@@ -249,18 +251,23 @@ def modes(out: Path, budget_s: float) -> dict:
         result = part.ours(pipe, hooks, 1280, 720, 4, mode="fast", prepare=fast_request, seed=1)
         return dict(result, lora_fuse_s=fast.fuse_seconds)
 
-    def turbo_480p(steps: int = 8) -> dict:
-        tap = part.LatentTap(pipe.vae)
-        exact = part.ours(pipe, hooks, 832, 480, steps)
-        exact_latent = tap.latent
-        cached = part.ours(pipe, hooks, 832, 480, steps, mode="turbo")
-        tap.close()
-        return dict(exact=exact, turbo=cached, threshold=turbo.threshold,
-                    final_latent_error=relative_error(tap.latent, exact_latent))
-
     runs.run("fast 720p", fast_run)
-    runs.run("turbo 480p", turbo_480p)
     return runs.data
+
+
+def turbo_against_exact(pipe, hooks: list, turbo, width: int = 832, height: int = 480, steps: int = 8) -> dict:
+    """The same job exact and with step caching; times of both and the final latent's relative error."""
+    from studio.speed.int8_attention import relative_error
+
+    from . import e2e as part
+
+    tap = part.LatentTap(pipe.vae)
+    exact = part.ours(pipe, hooks, width, height, steps)
+    exact_latent = tap.latent
+    cached = part.ours(pipe, hooks, width, height, steps, mode="turbo")
+    tap.close()
+    return dict(exact=exact, turbo=cached, threshold=turbo.threshold,
+                final_latent_error=relative_error(tap.latent, exact_latent))
 
 
 def main(argv: list[str] | None = None) -> int:
