@@ -75,6 +75,14 @@ def test_sections_record_failures_and_skips_and_save_json(tmp_path):
     assert saved["late"] == {"skipped": "out of time in this run"}
 
 
+def test_sections_run_only_the_chosen_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(Sections, "only", ("720p fp8",))
+    runs = Sections(tmp_path / "part.json", budget_s=3600)
+    assert runs.run("ours 480p exact", lambda: 1) is None
+    assert runs.run("ours 720p fp8 linears", lambda: 2) == 2
+    assert list(json.loads((tmp_path / "part.json").read_text())["sections"]) == ["ours 720p fp8 linears"]
+
+
 def test_stock_and_studio_runners_at_tiny_size():
     """The same measurements the GPU bench takes, on the tiny pipeline: stock, quality, fast, turbo."""
     pipe = fullsize.pipeline(torch.device("cpu"), tiny=True)
