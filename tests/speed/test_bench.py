@@ -106,3 +106,43 @@ def test_stock_and_studio_runners_at_tiny_size():
 def test_full_size_shapes():
     assert fullsize.tokens(1280, 720) == 75_600 and fullsize.tokens(832, 480) == 32_760
     assert fullsize.latent_shape(1280, 720) == (1, 16, 21, 90, 160)
+
+
+def _part(folder: Path, name: str, sections: dict) -> None:
+    env = {"card": "NVIDIA H100 80GB HBM3", "torch": "2.11", "diffusers": "0.42.1"}
+    (folder / name).write_text(json.dumps({"environment": env, "sections": {k: {"result": v} for k, v in sections.items()}}))
+
+
+def test_report_composes_the_session_files(tmp_path):
+    """Figures come from the part files as the GPU calls wrote them; a later call's file fills what the first missed."""
+    from bench import report
+
+    def ours(steps, text=0.1, decode=8.0, **extra):
+        return dict(step_seconds=steps, timings=dict(text=text, decode=decode, total=sum(steps) + decode),
+                    preview_cost_ratio=0.001, first_preview_s=steps[0] + text, **extra)
+
+    first, second = tmp_path / "s2", tmp_path / "s1"
+    first.mkdir(), second.mkdir()
+    _part(first, "quality.json", {
+        "stock 720p": dict(step_seconds=[27.0, 25.0], after_last_step_s=9.0),
+        "stock 480p": dict(step_seconds=[7.5, 7.0, 7.0], after_last_step_s=4.0),
+        "ours 480p exact": ours([15.0, 5.0, 5.0], decode=3.0),
+        "ours 720p exact": ours([26.0, 20.0]),
+        "ours 720p int8 attention": ours([30.0, 19.0]),
+        "ours 720p fp8 linears": ours([99.0, 18.0]),
+    })
+    _part(first, "quality-2.json", {"ours 720p fp8 linears + int8 attention": ours([99.0, 16.0])})
+    _part(first, "modes.json", {"fast 720p": ours([11.0, 10.0, 10.0, 10.0])})
+    (first / "memory_plans-1.json").write_text(json.dumps({"plans": [
+        dict(plan="expert-swap", status="done", cap_gb=40.0, step_seconds=[20.0, 12.0], peak_allocated_gb=30.0),
+        dict(plan="expert-swap", status="done", cap_gb=None, step_seconds=[13.0, 12.0], peak_allocated_gb=35.0),
+    ]}))
+    _part(second, "levers.json", {"vae and mp4": [dict(what="VAE decode", seconds=8.0), dict(what="MP4 encode", seconds=1.0)]})
+    result = report.build([first, second])
+    compose.validate(result)
+    assert result["quality_720p_s"] == pytest.approx(0.1 + 40 * 20.0 + 8.0 + 1.0 + 1.0)  # + 1 s expert stream-in
+    assert result["speedup_vs_stock_per_step"] == 1.25 and result["speedup_vs_stock_per_step_fp8_8bit"] == 1.562
+    assert result["fp8_linears_8bit_attention_720p_s"] == pytest.approx(0.1 + 40 * 16.0 + 8.0 + 1.0 + 1.0)
+    assert result["quality_720p_peak_gb"] == 35.0  # the uncapped expert-swap job, not the capped one
+    assert result["quality_480p_s"] == pytest.approx(0.1 + 40 * 5.0 + 3.0 + 1.0)
+    assert result["fast_720p_s"] == pytest.approx(41.0 + 8.0 + 1.0) and result["turbo_720p_s"] is None
