@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=_int("fps"))
     gen.add_argument("--mode", choices=("quality", "turbo", "fast"))
     gen.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
+    gen.add_argument("--attention", help="default ($STUDIO_ATTENTION), auto (exact, fastest kernel found), "
+                                         "int8 (ours: faster, about 1 %% error), cudnn, flash, efficient, native")
     gen.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     gen.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     gen.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
@@ -117,7 +119,7 @@ def _generate(args: argparse.Namespace) -> int:
     settings = {
         k: getattr(args, k)
         for k in ("negative_prompt", "width", "height", "frames", "steps", "guidance_scale", "guidance_scale_2",
-                  "flow_shift", "seed", "fps", "mode", "memory_plan", "preset")
+                  "flow_shift", "seed", "fps", "mode", "memory_plan", "attention", "preset")
     }
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
     cleaned = cleaning_notice(args.prompt, request.prompt)

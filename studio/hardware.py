@@ -16,6 +16,7 @@ under a 24 GB cap it ran out of memory (bench/memory_plans.py, BENCHMARKS.md), a
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -87,6 +88,13 @@ class Footprint:
     text_gb: float = 5.7e9 * 2 / GiB  # umT5-XXL, 5.7B parameters in bf16
     text_leaf_gb: float = 256_384 * 4096 * 2 / GiB  # its token embedding, the largest layer offload moves at once
     vae_gb: float = 0.5  # Wan VAE weights in float32, resident in every plan
+
+    def host_gb(self, fp8: bool) -> float:
+        """Host memory a load needs: every weight in bf16 on the CPU (then pinned by the swap and offload
+        plans), the experts' FP8 copies beside them while `+fp8` casts, and ~8 GB for the process.
+        Measured on the H100 machine: 104 GB in use with A14B pinned and cast to FP8 (estimate 99)."""
+        weights = self.experts * self.expert_gb + self.text_gb + self.vae_gb
+        return weights + (self.experts * self.expert_gb / 2 if fp8 else 0.0) + 8.0
 
     def tokens(self, width: int, height: int, frames: int) -> int:
         return ((frames - 1) // 4 + 1) * (height // self.vae_down) * (width // self.vae_down)
@@ -216,9 +224,11 @@ def _relative_speed(plan, foot: Footprint, size, frames: int, steps: int, gpu: G
 
 
 def choose_plan(
-    spec: ModelSpec, resolution: str | tuple[int, int], gpu: GpuInfo, frames: int | None = None
+    spec: ModelSpec, resolution: str | tuple[int, int], gpu: GpuInfo, frames: int | None = None,
+    host_gb: float | None = None,
 ) -> PlanChoice:
-    """The fastest plan that fits, preferring bf16 weights; 8-bit only when no bf16 plan fits."""
+    """The fastest plan that fits, preferring bf16 weights; 8-bit only when no bf16 plan fits.
+    With `host_gb` (this machine's RAM) it also says when loading would not fit in host memory."""
     from .memory import PLANS, get_plan
 
     if spec.tiny:
@@ -234,7 +244,7 @@ def choose_plan(
     pool = exact or fitting
     chosen = max(pool, key=lambda e: e.relative_speed) if pool else None
     arithmetic = _arithmetic(spec, foot, size, frames, gpu, estimates, chosen)
-    notes = _notes(gpu, chosen, estimates, budget)
+    notes = _notes(gpu, chosen, estimates, budget) + _host_notes(spec, foot, chosen, host_gb)
     alternatives = tuple(
         {"plan": e.plan, "peak_gb_estimate": e.peak_gb, "relative_speed": e.relative_speed, "fits": e.peak_gb <= budget}
         for e in sorted(estimates, key=lambda e: e.peak_gb)
@@ -294,6 +304,25 @@ def _notes(gpu: GpuInfo, chosen: Estimate | None, estimates: list[Estimate], bud
         notes.append(f"{best.plan} would also fit ({best.peak_gb:.1f} GB, speed {best.relative_speed:.3f}) "
                      "but stores weights in FP8; bf16 is preferred for quality")
     return tuple(notes)
+
+
+def _host_notes(spec: ModelSpec, foot: Footprint, chosen: Estimate | None, host_gb: float | None) -> tuple[str, ...]:
+    if host_gb is None or chosen is None:
+        return ()
+    needs = foot.host_gb(fp8="fp8" in chosen.plan)
+    if needs <= host_gb:
+        return ()
+    return (f"loading {spec.title} with {chosen.plan} needs about {needs:.0f} GB of host memory (all weights in "
+            f"bf16{', plus their FP8 copies while casting' if 'fp8' in chosen.plan else ''}) and this machine has "
+            f"{host_gb:.0f} GB: add RAM or swap, or choose a smaller model",)
+
+
+def host_memory_gb() -> float | None:
+    """This machine's RAM in GB (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GiB
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def parse_assume_gpu(text: str) -> GpuInfo:
@@ -418,7 +447,9 @@ def _attention_libraries() -> dict[str, str | None]:
 def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[str, Any]:
     """{"gpus": [...], "plans": [...]} for both real models at 480P and 720P (schema in DESIGN.md)."""
     gpus = [parse_assume_gpu(assume_gpu)] if assume_gpu else detect_gpus(measure)
-    report: dict[str, Any] = {"gpus": [gpu.to_dict() for gpu in gpus], "plans": []}
+    host_gb = host_memory_gb()
+    report: dict[str, Any] = {"gpus": [gpu.to_dict() for gpu in gpus], "host_memory_gb": host_gb and round(host_gb, 1),
+                              "plans": []}
     target = gpus[0] if gpus else None
     for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
         spec = MODELS[name]
@@ -430,7 +461,7 @@ def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[s
                 row.update(runs=False, plan=None, peak_gb_estimate=_lightest_peak(spec, resolution),
                            relative_speed=None, arithmetic="no CUDA GPU on this machine", notes=[])
             else:
-                row.update(choose_plan(spec, resolution, target).to_dict())
+                row.update(choose_plan(spec, resolution, target, host_gb=host_gb).to_dict())
             report["plans"].append(row)
     if target is None:
         needs = next(p["peak_gb_estimate"] for p in report["plans"] if p["resolution"] == "720P")
@@ -466,6 +497,8 @@ def format_report(report: dict[str, Any]) -> str:
         if gpu.get("attention"):
             usable = [k for k, v in gpu["attention"].items() if v]
             lines.append(f"  attention: {', '.join(usable) or 'none probed'}")
+    if report.get("host_memory_gb"):
+        lines.append(f"host memory: {report['host_memory_gb']:.0f} GB")
     if report.get("message"):
         lines.append(report["message"])
     lines.append("")

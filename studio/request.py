@@ -18,9 +18,11 @@ from typing import Any, Literal
 
 from .errors import InvalidRequest
 from .models import ModelSpec
+from .speed.attention import CHOICES as ATTENTION_CHOICES
 
 Mode = Literal["quality", "turbo", "fast"]
 MODES = ("quality", "turbo", "fast")
+ATTENTION = ("default", *ATTENTION_CHOICES)
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**32 - 1
 
@@ -76,6 +78,7 @@ class GenerationRequest:
     preset: str | None = None
     mode: Mode = "quality"
     memory_plan: str = "auto"
+    attention: str = "default"  # "default": the studio's STUDIO_ATTENTION; else a speed.attention choice
 
     @classmethod
     def create(cls, spec: ModelSpec, prompt: Any, **values: Any) -> "GenerationRequest":
@@ -108,6 +111,7 @@ class GenerationRequest:
             preset=_preset_name(given.pop("preset", None)),
             mode=_choice("mode", given.pop("mode", "quality"), MODES),
             memory_plan=str(given.pop("memory_plan", "auto")),
+            attention=_choice("attention", given.pop("attention", "default"), ATTENTION),
         )
         _check_size(spec, request.width, request.height)
         _check_frames(spec, request.frames)

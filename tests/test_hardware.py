@@ -120,3 +120,17 @@ def test_importing_hardware_does_not_touch_cuda(tmp_path):
     code = "import studio.hardware, torch; assert not torch.cuda.is_initialized(); print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(tmp_path))
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_host_memory_is_checked_for_loading():
+    """A14B needs its bf16 weights on the host (64.5 GB + 8 for the process); +fp8 casting holds the FP8 copies too."""
+    from studio.hardware import FOOTPRINTS, host_memory_gb
+
+    a14b = FOOTPRINTS["wan2.2-t2v-a14b"]
+    assert a14b.host_gb(fp8=False) == pytest.approx(2 * 26.7 + 10.6 + 0.5 + 8, abs=0.2)
+    assert a14b.host_gb(fp8=True) - a14b.host_gb(fp8=False) == pytest.approx(26.7)
+    h100 = parse_assume_gpu("H100,80,9.0")
+    small = choose_plan(MODELS["wan2.2-t2v-a14b"], "720P", h100, host_gb=64.0)
+    assert any("needs about 73 GB of host memory" in n and "has 64 GB" in n for n in small.notes)
+    assert not any("host memory" in n for n in choose_plan(MODELS["wan2.2-t2v-a14b"], "720P", h100, host_gb=128.0).notes)
+    assert doctor_report(assume_gpu="H100,80,9.0", measure=False)["host_memory_gb"] == pytest.approx(host_memory_gb(), abs=0.1)

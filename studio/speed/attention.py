@@ -72,12 +72,14 @@ def probe(backend: str, device: torch.device, head_dim: int = 128) -> str | None
 
 @dataclass
 class AttentionBackend(JobHook):
-    """Sets the first working backend of `choice` on both experts, once per pipeline."""
+    """Sets the first working backend of the job's choice on the experts: the request's `attention`,
+    or the studio's own `choice` when the request says "default". Each choice is probed once."""
 
     choice: str = "auto"
-    chosen: str | None = None
+    chosen: str | None = None  # the backend of the latest job
     rejected: dict[str, str] = field(default_factory=dict)
-    _applied_to: set[int] = field(default_factory=set, repr=False)
+    _resolved: dict[str, str] = field(default_factory=dict, repr=False)
+    _applied: dict[int, str] = field(default_factory=dict, repr=False)  # pipeline id -> backend on its experts
 
     def __post_init__(self) -> None:
         if self.choice not in CHOICES:
@@ -85,18 +87,22 @@ class AttentionBackend(JobHook):
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         models = experts(pipe)
-        if not models or id(pipe) in self._applied_to:
+        if not models:
             return
-        if self.chosen is None:
-            self.chosen = self._choose(gpu(), models[0].config.attention_head_dim)
-        for model in models:
-            model.set_attention_backend(self.chosen)
-        self._applied_to.add(id(pipe))
+        asked = getattr(request, "attention", "default")
+        choice = self.choice if asked in (None, "default") else asked
+        if choice not in self._resolved:
+            self._resolved[choice] = self._choose(gpu(), models[0].config.attention_head_dim, choice)
+        self.chosen = self._resolved[choice]
+        if self._applied.get(id(pipe)) != self.chosen:
+            for model in models:
+                model.set_attention_backend(self.chosen)
+            self._applied[id(pipe)] = self.chosen
 
-    def _choose(self, device: torch.device | None, head_dim: int) -> str:
+    def _choose(self, device: torch.device | None, head_dim: int, choice: str) -> str:
         if device is None:
             return "native"
-        for backend in CHOICES[self.choice]:
+        for backend in CHOICES[choice]:
             reason = probe(backend, device, head_dim)
             if reason is None:
                 return backend

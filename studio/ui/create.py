@@ -26,6 +26,11 @@ from . import formatting as fmt
 
 GPU_QUEUE = "gpu"
 NO_PRESET = "none"
+ATTENTION_OPTIONS = [
+    ("Studio setting", "default"),
+    ("Exact (fastest kernel found)", "auto"),
+    ("8-bit, ours (faster, ~1 % error)", "int8"),
+]
 log = logging.getLogger("studio.ui")
 
 
@@ -129,8 +134,13 @@ def build(studio: Studio) -> CreateTab:
                         value="quality", label="Mode", elem_id="mode",
                         info="Fast needs a step-distilled LoRA file (STUDIO_FAST_LORA); turbo reuses steps.",
                     )
+                with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",
                                               elem_id="memory_plan")
+                    attention = gr.Dropdown(
+                        ATTENTION_OPTIONS, value="default", label="Attention", elem_id="attention",
+                        info="8-bit is ours: about 8 % faster per step on an H100, ~1 % error (BENCHMARKS.md).",
+                    )
             with gr.Accordion("My presets", open=False, elem_id="my_presets"):
                 with gr.Row():
                     save_name = gr.Textbox(label="Name", placeholder="e.g. My neon look", elem_id="preset_save_name")
@@ -154,7 +164,7 @@ def build(studio: Studio) -> CreateTab:
 
     settings = [model, resolution, duration, fps, steps, guidance, guidance_2, shift]
     inputs = [prompt, preset, model, resolution, duration, negative_prompt, steps, guidance, guidance_2, shift, fps,
-              seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt]
+              seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt, attention]
     outputs = [status, preview, result, job_info, seed]
 
     # Language panel: quick, unqueued from the GPU, only the latest edit counts.
@@ -191,12 +201,12 @@ def build(studio: Studio) -> CreateTab:
                  guidance_scale_2: float = spec.guidance_scale_2 or spec.guidance_scale,
                  flow_shift: float = spec.flow_shift, fps: float = spec.fps, seed: float = -1,
                  randomize_seed: bool = True, mode: str = "quality", memory_plan: str = "auto",
-                 model_prompt: str = "", as_typed: bool = False, auto_prompt: str = "",
+                 model_prompt: str = "", as_typed: bool = False, auto_prompt: str = "", attention: str = "default",
                  request: gr.Request = None) -> Iterator[tuple]:
         """Make one video; streams (status, preview, video, details, seed) and ends with the MP4."""
         yield from _generate(studio, prompt, preset, model, resolution, duration, negative_prompt, steps,
                              guidance_scale, guidance_scale_2, flow_shift, fps, seed, randomize_seed, mode,
-                             memory_plan, model_prompt, as_typed, auto_prompt, http=request)
+                             memory_plan, model_prompt, as_typed, auto_prompt, attention, http=request)
 
     def reserve(prompt: str, preset: str = NO_PRESET, model: str = spec.name, resolution: str = "",
                 duration: float = default_duration, negative_prompt: str = "", steps: float = spec.steps,
@@ -225,7 +235,7 @@ def build(studio: Studio) -> CreateTab:
 
 
 def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
-    """A stored request back into the Create tab's widgets (prompt .. memory plan), seed fixed."""
+    """A stored request back into the Create tab's widgets (prompt .. memory plan, then attention), seed fixed."""
     spec = studio.spec_for(request.get("model")) if request.get("model") in studio.sources else studio.spec
     fps = int(request.get("fps") or spec.fps)
     return (
@@ -237,7 +247,7 @@ def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
         request.get("guidance_scale") or spec.guidance_scale,
         request.get("guidance_scale_2") or spec.guidance_scale_2 or spec.guidance_scale,
         request.get("flow_shift") or spec.flow_shift, fps, request.get("seed", -1), False,
-        request.get("mode") or "quality", request.get("memory_plan") or "auto",
+        request.get("mode") or "quality", request.get("memory_plan") or "auto", request.get("attention") or "default",
     )
 
 
@@ -389,7 +399,7 @@ def _import(studio: Studio, file: str | None):
 
 def _generate(studio: Studio, prompt, preset, model, resolution, duration, negative_prompt, steps, guidance,
               guidance_2, shift, fps, seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt,
-              http: gr.Request | None = None) -> Iterator[tuple]:
+              attention="default", http: gr.Request | None = None) -> Iterator[tuple]:
     """Validate, then stream (status, preview, video, details, seed) until the job ends."""
     try:
         spec = studio.spec_for(model)
@@ -400,7 +410,7 @@ def _generate(studio: Studio, prompt, preset, model, resolution, duration, negat
             frames=_frames(duration, fps, spec), fps=fps,
             negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
             guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
-            seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan,
+            seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan, attention=attention,
             translate=not as_typed,
             model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
         )

@@ -15,7 +15,8 @@ def theme() -> gr.themes.Base:
 
 
 CSS = """
-.gradio-container { max-width: 1440px !important; margin: 0 auto !important; }
+/* overflow: clip, not Gradio's hidden, which would make the container a scroller and stop #output sticking */
+.gradio-container { max-width: 1440px !important; margin: 0 auto !important; overflow: clip !important; }
 #header h1 { margin: 0; font-size: 1.6rem; letter-spacing: -0.01em; }
 #header p { margin: 0.15rem 0 0; color: var(--body-text-color-subdued); }
 #tiny_banner { border-left: 4px solid #f59e0b; background: #fffbeb; padding: 0.6rem 0.9rem; border-radius: 8px; }
@@ -43,6 +44,9 @@ CSS = """
 .ws-warn p { color: #b45309; }
 .ws-error p { color: #b91c1c; }
 #preview img { object-fit: contain; }
+/* On a wide screen the output column stays in view while the settings column scrolls: the preview
+   is visible from the Generate button at the bottom of a long settings column. */
+@media (min-width: 1024px) { #output { position: sticky; top: 0.75rem; align-self: flex-start; } }
 @media (max-width: 640px) {
   #header h1 { font-size: 1.3rem; }
   #presets .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }

@@ -133,6 +133,7 @@ API_CASES = [
          r'"schema.json": "steps" is not a preset field.*Fix: remove it'),
     Case("preset file too big", {"preset": "huge"}, r'"huge.json" is 100,\d{3} bytes; presets may be at most 64 KiB'),
     Case("unknown memory plan", {"memory_plan": "all-in-ram"}, r"memory_plan: 'all-in-ram' .*choose auto or one of"),
+    Case("unknown attention", {"attention": "warp"}, r"attention: 'warp' .*choose one of default, auto, .*int8"),
     Case("missing model folder", {"config": {"model": "@no-such-model"}}, r"does not exist. Fix: download the weights"),
     Case("broken model_index.json", {"config": {"model": "@broken-model"}},
          r"model_index.json is not valid JSON.*Fix: download the model again"),

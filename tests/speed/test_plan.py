@@ -131,3 +131,24 @@ def test_experts_are_listed_once_when_shared(pipe):
     assert len(experts(pipe)) == 2
     pipe.transformer_2 = pipe.transformer
     assert experts(pipe) == [pipe.transformer]
+
+
+def test_each_job_may_choose_its_attention(pipe, monkeypatch):
+    """The request's choice wins over the studio's; "default" goes back to the studio's. The probe runs on the
+    CPU here (our 8-bit backend falls back to exact SDPA there), so the switch itself is what is tested."""
+    import studio.speed.attention as attention
+
+    monkeypatch.setattr(attention, "gpu", lambda: torch.device("cpu"))
+    hook = AttentionBackend("native")
+
+    def backends() -> set[str]:
+        return {m.processor._attention_backend.value for m in pipe.transformer.modules() if hasattr(m, "processor")
+                and hasattr(m.processor, "_attention_backend") and m.processor._attention_backend is not None}
+
+    frames = {}
+    for asked, expected in (("int8", "studio_int8"), ("default", "native"), ("int8", "studio_int8")):
+        request = _request(attention=asked)
+        frames[asked] = _run(pipe, [hook], request)
+        assert hook.chosen == expected and backends() == {expected}
+    assert torch.equal(frames["int8"], frames["default"])  # on the CPU both compute exact attention
+    assert "sage" in hook.rejected  # SageAttention 2 is not installed here
