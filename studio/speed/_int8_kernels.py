@@ -22,12 +22,10 @@ def _round_to_int8(x):
 
 
 @triton.jit
-def quantize_rows_kernel(
-    x_ptr, mean_ptr, out_ptr, scale_ptr, n_tokens, n_padded, heads,
-    stride_b, stride_s, stride_h, extra_scale,
-    D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr,
-):
-    """[B, S, H, D] (any strides) -> INT8 [B*H, S_pad, D] with one FP32 scale per token (times extra_scale)."""
+def _token_tile(x_ptr, mean_ptr, n_tokens, heads, stride_b, stride_s, stride_h,
+                D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr):
+    """This program's BLOCK tokens x D channels of one (batch, head) of a [B, S, H, D] tensor, in FP32,
+    minus the per-channel token mean when asked; padding rows are zero. Returns (tile, rows, cols, b*H+h)."""
     block, bh = tl.program_id(0), tl.program_id(1)
     b, h = bh // heads, bh % heads
     rows = block * BLOCK + tl.arange(0, BLOCK)
@@ -38,6 +36,18 @@ def quantize_rows_kernel(
     ).to(tl.float32)
     if SUBTRACT_MEAN:
         x = tl.where(valid[:, None], x - tl.load(mean_ptr + bh * D + cols)[None, :], 0.0)
+    return x, rows, cols, bh
+
+
+@triton.jit
+def quantize_rows_kernel(
+    x_ptr, mean_ptr, out_ptr, scale_ptr, n_tokens, n_padded, heads,
+    stride_b, stride_s, stride_h, extra_scale,
+    D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr,
+):
+    """[B, S, H, D] (any strides) -> INT8 [B*H, S_pad, D] with one FP32 scale per token (times extra_scale)."""
+    x, rows, cols, bh = _token_tile(x_ptr, mean_ptr, n_tokens, heads, stride_b, stride_s, stride_h, D, BLOCK,
+                                    SUBTRACT_MEAN)
     scale = tl.maximum(tl.max(tl.abs(x), axis=1), 1e-8) / 127.0
     q = _round_to_int8(x / scale[:, None])
     tl.store(out_ptr + bh * n_padded * D + rows[:, None] * D + cols[None, :], q)
@@ -51,15 +61,7 @@ def quantize_v_kernel(
 ):
     """[B, S, H, D] minus its mean over tokens -> FP8 e4m3 Vᵀ [B*H, D, S_pad] (tokens contiguous: the
     K-major layout FP8 MMA wants). The attention adds the mean back, since each row of P sums to one."""
-    block, bh = tl.program_id(0), tl.program_id(1)
-    b, h = bh // heads, bh % heads
-    rows = block * BLOCK + tl.arange(0, BLOCK)
-    cols = tl.arange(0, D)
-    valid = rows < n_tokens
-    x = tl.load(
-        v_ptr + b * stride_b + h * stride_h + rows[:, None] * stride_s + cols[None, :], mask=valid[:, None], other=0.0
-    ).to(tl.float32)
-    x = tl.where(valid[:, None], x - tl.load(mean_ptr + bh * D + cols)[None, :], 0.0)
+    x, rows, cols, bh = _token_tile(v_ptr, mean_ptr, n_tokens, heads, stride_b, stride_s, stride_h, D, BLOCK, True)
     x = x / tl.load(scale_ptr + bh * D + cols)[None, :]
     tl.store(out_ptr + bh * D * n_padded + cols[None, :] * n_padded + rows[:, None], x.to(tl.float8e4nv))
 
