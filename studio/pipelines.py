@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Any
 
 import torch
 
@@ -11,25 +12,31 @@ from .memory import MemoryPlan, get_plan
 from .models import ModelSpec, load_pipeline, resolve_model
 
 
-class PipelineStore:
-    """Loads a model under a memory plan on first use and keeps it until another is asked for."""
+class OneLoaded:
+    """At most one model loaded under one plan, kept until another is asked for; subclasses say how to load
+    (`_load`) and how to let go (`release`, which must also clear `_key` and `_loaded`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._key: tuple[str, str] | None = None
-        self._loaded: tuple[ModelSpec, object, MemoryPlan] | None = None
+        self._loaded: tuple[ModelSpec, Any, MemoryPlan] | None = None
 
-    def get(self, model: str, plan: str | MemoryPlan = "auto") -> tuple[ModelSpec, object, MemoryPlan]:
-        plan = plan if isinstance(plan, MemoryPlan) else get_plan(plan, resolve_model(model)[0])
+    def get(self, model: str, plan: str | MemoryPlan = "auto") -> tuple[ModelSpec, Any, MemoryPlan]:
+        spec = resolve_model(model)[0]  # a bad model is refused before the loaded one is dropped
+        plan = plan if isinstance(plan, MemoryPlan) else get_plan(plan, spec)
         with self._lock:
             if self._key == (model, plan.name) and self._loaded:
                 return self._loaded
             self.release()
-            spec, pipe = load_pipeline(model)
-            pipe.set_progress_bar_config(disable=True)
-            plan.apply(pipe)
-            self._key, self._loaded = (model, plan.name), (spec, pipe, plan)
+            self._loaded = self._load(model, plan)
+            self._key = (model, plan.name)
             return self._loaded
+
+    def _load(self, model: str, plan: MemoryPlan) -> tuple[ModelSpec, Any, MemoryPlan]:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
 
     def loaded_plan(self) -> str | None:
         return self._loaded[2].name if self._loaded else None
@@ -37,6 +44,16 @@ class PipelineStore:
     def plan_of(self, model: str) -> MemoryPlan | None:
         """The plan `model` is loaded under now, or None when it is not loaded."""
         return self._loaded[2] if self._loaded and self._key and self._key[0] == model else None
+
+
+class PipelineStore(OneLoaded):
+    """Loads a model's pipeline in this process and places it as its memory plan says."""
+
+    def _load(self, model: str, plan: MemoryPlan) -> tuple[ModelSpec, Any, MemoryPlan]:
+        spec, pipe = load_pipeline(model)
+        pipe.set_progress_bar_config(disable=True)
+        plan.apply(pipe)
+        return spec, pipe, plan
 
     def release(self) -> None:
         """Drop the loaded pipeline and give its memory back (before loading another, or after OOM)."""
