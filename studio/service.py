@@ -75,6 +75,7 @@ class Studio:
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()
         self.user_presets_dir = Path(config.outputs) / "presets"
+        self._presets: tuple[tuple, PresetList] | None = None  # (folder fingerprint, what was loaded then)
         self.metrics = Metrics()
         self.rate_limit = RateLimit.from_setting(config.rate_limit)
         self._gpu = threading.Lock()
@@ -98,8 +99,17 @@ class Studio:
         return doctor_report(measure=measure)
 
     def presets(self) -> PresetList:
-        """Built-in presets and this studio's user presets (broken user files listed in `.problems`)."""
-        return load_presets(self.config.presets_dir, self.user_presets_dir, self.config.assets_dir)
+        """Built-in presets and this studio's user presets (broken user files listed in `.problems`).
+
+        Asked on every keystroke's language-panel update, so the files are parsed again only when a
+        stat of the two folders (names, sizes, modification times) says something changed.
+        """
+        key = _fingerprint(self.config.presets_dir, self.user_presets_dir)
+        cached = self._presets
+        if cached is None or cached[0] != key:
+            cached = self._presets = (key, load_presets(self.config.presets_dir, self.user_presets_dir,
+                                                        self.config.assets_dir))
+        return cached[1]
 
     def preset(self, name: str) -> Preset:
         """The named preset; for one of the user's files that was skipped, the reason it was skipped."""
@@ -383,3 +393,17 @@ def _remove_partials(outputs: Path) -> None:
     """Half-written files from a crashed process are never shown; remove them on start."""
     for partial in (outputs / "videos").glob(".*.partial.*"):
         partial.unlink(missing_ok=True)
+
+
+def _fingerprint(*folders: Path) -> tuple:
+    """What a folder listing says about its files: enough to notice a save, an import, an edit or a delete."""
+    entries = []
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                try:
+                    stat = path.lstat()
+                except OSError:  # removed while listing: the next call sees the new state
+                    continue
+                entries.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)

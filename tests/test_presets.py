@@ -284,3 +284,20 @@ def test_missing_thumbnail_is_a_problem_not_a_crash(tmp_path):
     presets = load_presets(BUILTIN_DIR, tmp_path, ASSETS_DIR)
     assert get_preset("no-image", presets).thumbnail is None
     assert "thumbnail" in presets.problems[0] and "missing" in presets.problems[0]
+
+
+def test_studio_reads_presets_again_only_when_the_folders_change(tmp_path):
+    """The language panel asks on every keystroke; a save, an edit or a delete is still seen at once."""
+    from studio.config import StudioConfig
+    from studio.service import Studio
+
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    first = studio.presets()
+    assert studio.presets() is first
+    path = save_user_preset(studio.user_presets_dir, "neon-rain", "Neon Rain", "neon, {prompt}", None, {"steps": 30})
+    assert get_preset("neon-rain", studio.presets()).title == "Neon Rain"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, "title": "Neon Rain at Night"}), encoding="utf-8")
+    assert get_preset("neon-rain", studio.presets()).title == "Neon Rain at Night"
+    path.unlink()
+    assert {p.name for p in studio.presets()} == {p.name for p in first}
