@@ -2,7 +2,8 @@
 
 Settings come from the environment (the service has no speed flags of its own yet):
 STUDIO_ATTENTION (auto, cudnn, flash, efficient, native, int8, int8-pv16), STUDIO_COMPILE (1/0),
-STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths).
+STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths),
+STUDIO_BF16_DECODE (the modes whose VAE decode runs in BF16, comma-separated: "fast" by default, "none").
 The hooks keep state across jobs (the chosen backend, the compiled blocks, the fused LoRA), so
 the plan and its hooks live as long as the pipeline.
 """
@@ -17,6 +18,7 @@ from typing import Any, Mapping
 from ..jobhooks import JobHook
 from .attention import CHOICES, AttentionBackend
 from .compile import RegionalCompile
+from .decode import Bf16Decode
 from .fast import FastMode, fast_request
 from .fp8 import Fp8Linears
 from .turbo import DEFAULT_THRESHOLD, StepCache
@@ -29,6 +31,7 @@ class SpeedPlan:
     fp8: bool = False
     turbo_threshold: float = DEFAULT_THRESHOLD
     fast_lora: tuple[Path | None, Path | None] = (None, None)
+    bf16_decode: tuple[str, ...] = ("fast",)
     hooks: tuple[JobHook, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,6 +46,7 @@ class SpeedPlan:
         if self.compile:
             hooks.append(RegionalCompile())
         hooks.append(StepCache(self.turbo_threshold))
+        hooks.append(Bf16Decode(self.bf16_decode))
         self.hooks = tuple(hooks)
 
     @classmethod
@@ -55,6 +59,8 @@ class SpeedPlan:
             fp8=env.get("STUDIO_FP8", "0") == "1",
             turbo_threshold=float(env.get("STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD)),
             fast_lora=(loras[0] if loras else None, loras[1] if len(loras) > 1 else None),
+            bf16_decode=tuple(m.strip() for m in env.get("STUDIO_BF16_DECODE", "fast").split(",")
+                              if m.strip() and m.strip() != "none"),
         )
 
     def prepare(self, request: Any) -> Any:

@@ -17,6 +17,7 @@ from studio.runner import PipelineRunner
 from studio.speed import experts
 from studio.speed.attention import AttentionBackend
 from studio.speed.compile import RegionalCompile
+from studio.speed.decode import Bf16Decode
 from studio.speed.fast import FastMode, fast_request
 from studio.speed.fp8 import Fp8Linears, is_block_linear
 from studio.speed.plan import SpeedPlan
@@ -45,11 +46,31 @@ def pipe():
 def test_plan_from_env_orders_hooks_and_rejects_unknown_attention(tmp_path):
     plan = SpeedPlan.from_env({"STUDIO_ATTENTION": "int8", "STUDIO_FP8": "1", "STUDIO_FAST_LORA": "a.safetensors, b.safetensors"})
     kinds = [type(h) for h in plan.hooks]
-    assert kinds == [FastMode, Fp8Linears, AttentionBackend, RegionalCompile, StepCache]
+    assert kinds == [FastMode, Fp8Linears, AttentionBackend, RegionalCompile, StepCache, Bf16Decode]
     assert plan.hooks[0].lora == Path("a.safetensors") and plan.hooks[0].lora_2 == Path("b.safetensors")
-    assert [type(h) for h in SpeedPlan.from_env({"STUDIO_COMPILE": "0"}).hooks] == [FastMode, AttentionBackend, StepCache]
+    assert plan.hooks[-1].modes == ("fast",)
+    plain = SpeedPlan.from_env({"STUDIO_COMPILE": "0", "STUDIO_BF16_DECODE": "none"})
+    assert [type(h) for h in plain.hooks] == [FastMode, AttentionBackend, StepCache, Bf16Decode]
+    assert plain.hooks[-1].modes == () and "VAE decode in FP32" in plain.describe()
+    assert SpeedPlan.from_env({"STUDIO_BF16_DECODE": "fast, turbo"}).hooks[-1].modes == ("fast", "turbo")
     with pytest.raises(ValueError, match="STUDIO_ATTENTION"):
         SpeedPlan(attention="warp-drive")
+    with pytest.raises(ValueError, match="BF16 decode modes"):
+        SpeedPlan(bf16_decode=("fast", "draft"))
+
+
+def test_bf16_decode_runs_the_decoder_under_autocast_for_its_modes_only(pipe):
+    """Close to the FP32 decode but not equal to it (BF16 convolutions ran); removed after the job."""
+    exact = _run(pipe, [], _request()).float()
+    decoder = pipe.vae.decoder
+    dtypes = []
+    probe = decoder.conv_out.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    bf16 = _run(pipe, [Bf16Decode(modes=("quality",))], _request()).float()
+    probe.remove()
+    assert set(dtypes) == {torch.bfloat16}
+    assert not torch.equal(bf16, exact) and (bf16 - exact).abs().mean() < 2.0  # 8-bit levels
+    assert decoder._diffusers_hook.get_hook("studio_bf16_decode") is None
+    assert torch.equal(_run(pipe, [Bf16Decode()], _request()), exact.to(torch.uint8))  # a quality job: FP32
 
 
 def test_quality_jobs_stay_exact_and_cpu_levers_say_why_they_are_off(pipe):
