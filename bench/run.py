@@ -88,13 +88,11 @@ class Sections:
 
 
 def levers(out: Path, budget_s: float) -> dict:
-    from studio.speed import _int8_kernels
-
     from . import levers as part
 
     device = torch.device("cuda")
     runs = Sections(out / "levers.json", budget_s)
-    fp8, pv16 = (_configs(c) for c in (_int8_kernels.FP8_CONFIGS, _int8_kernels.PV16_CONFIGS))
+    fp8, pv16 = _tuned_candidates()
     rows = runs.run("attention 720p", lambda: part.attention(device, 75_600, fp8, pv16)) or []
     best = {k: [c] if (c := part.best_config(rows, k)) else [] for k in ("studio_int8", "studio_int8_pv16")}
     runs.run("attention 480p", lambda: part.attention(device, 32_760, best["studio_int8"], best["studio_int8_pv16"]))
@@ -113,7 +111,6 @@ def e2e(out: Path, budget_s: float) -> dict:
     one model on the GPU at a time, moved in when it runs.
     """
     from studio.jobhooks import JobHook
-    from studio.speed import _int8_kernels
     from studio.speed.attention import AttentionBackend
     from studio.speed.compile import RegionalCompile
     from studio.speed.fast import FastMode, fast_request
@@ -124,7 +121,7 @@ def e2e(out: Path, budget_s: float) -> dict:
 
     device = torch.device("cuda")
     runs = Sections(out / "e2e.json", budget_s)
-    fp8, pv16 = (_configs(c) for c in (_int8_kernels.FP8_CONFIGS, _int8_kernels.PV16_CONFIGS))
+    fp8, pv16 = _tuned_candidates()
     runs.run("attention 720p, FP8 accumulation promoted", lambda: levers.attention(device, 75_600, fp8, pv16[:1]))
     held: dict[str, Any] = {}
 
@@ -160,22 +157,22 @@ def e2e(out: Path, budget_s: float) -> dict:
     return runs.data
 
 
-# Kernel variants timed side by side: block sizes x the switches of `_int8_kernels.VARIANT`. The
-# first session's sweep (bench/results/2026-11-25-h100-s2/kernels.json) chose PROMOTE=128 and ruled out
-# lazy rescaling and warp specialisation; this one tries the ALU-side changes (INT32 conversion by the
-# magic number, exp2 on the FMA units for all or half of the scores) on the chosen kernel.
+# Kernel variants timed side by side: block sizes, launch options and the switches of
+# `_int8_kernels.VARIANT`. Earlier sweeps (bench/results/2026-11-25-h100-s2/ and -s3/) chose PROMOTE=128
+# and ruled out lazy rescaling, warp specialisation, the magic-number INT32 conversion and exp2 on the
+# FMA units. The compiled kernel (64x128, 4 warps) uses all 255 registers a thread may have, so only two
+# programs share an SM and their softmax hides little of the tensor cores' latency: this sweep trades
+# registers (maxnreg, smaller key blocks, fewer stages) for a third or fourth program per SM.
 SWEEP = [
-    dict(BLOCK_M=m, BLOCK_N=n, num_warps=w, num_stages=st, PROMOTE=128, FAST_CVT=cvt, EXP_POLY=poly)
-    for m, n, w, st, cvt, poly in (
-        (64, 128, 4, 3, False, 0),  # the kernel as chosen by the first sweep
-        (64, 128, 4, 3, True, 0),
-        (64, 128, 4, 3, True, 1),
-        (64, 128, 4, 3, True, 2),
-        (64, 128, 4, 3, False, 2),
-        (128, 128, 8, 3, True, 0),
-        (128, 128, 8, 3, True, 2),
-        (64, 128, 4, 4, True, 2),
-        (128, 64, 4, 3, True, 2),
+    dict(BLOCK_M=m, BLOCK_N=n, num_warps=4, num_stages=st, PROMOTE=128, **({"maxnreg": reg} if reg else {}))
+    for m, n, st, reg in (
+        (64, 128, 3, None),  # the kernel as chosen by the first sweep: 2 programs per SM
+        (64, 64, 3, None),
+        (64, 64, 3, 168),  # 3 programs per SM
+        (64, 64, 4, 168),
+        (64, 128, 2, 168),
+        (64, 64, 2, 128),  # 4 programs per SM, with spills
+        (64, 128, 3, 168),  # 168 registers but 2 programs (shared memory): the cost of the spills alone
     )
 ]
 ERROR_BOUND = 0.02  # the issue's bound on the attention output, held on structured inputs
@@ -331,16 +328,20 @@ def main(argv: list[str] | None = None) -> int:
 PARTS = {"levers": levers, "e2e": e2e, "kernels": kernels, "quality": quality, "modes": modes}
 
 
+def _tuned_candidates() -> tuple[list[dict], list[dict]]:
+    """The autotuner's candidate configs of the FP8 and the BF16 P·V kernels, as plain dicts."""
+    from studio.speed import _int8_kernels
+    from studio.speed.int8_attention import config_dict
+
+    return tuple([config_dict(c) for c in configs] for configs in (_int8_kernels.FP8_CONFIGS, _int8_kernels.PV16_CONFIGS))
+
+
 def use_variant(config: dict) -> dict:
     """Make a sweep's winning numerics switches the kernel's for this process (block sizes stay autotuned)."""
     from studio.speed import _int8_kernels
 
     _int8_kernels.VARIANT.update({k: v for k, v in config.items() if k in _int8_kernels.VARIANT})
     return dict(_int8_kernels.VARIANT)
-
-
-def _configs(configs) -> list[dict]:
-    return [{**c.kwargs, "num_warps": c.num_warps, "num_stages": c.num_stages} for c in configs]
 
 
 def _free() -> None:

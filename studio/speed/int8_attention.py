@@ -140,7 +140,7 @@ def int8_attention(
         tuned[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8, **variant)
     else:
         blocks = {k: v for k, v in config.items() if k in ("BLOCK_M", "BLOCK_N")}
-        launch = {k: v for k, v in config.items() if k in ("num_warps", "num_stages")}
+        launch = {k: v for k, v in config.items() if k in LAUNCH_OPTIONS}
         kern.attention_kernel[(q_pad // blocks["BLOCK_M"], bh)](
             *args, D=dim, PV_FP8=pv_fp8, **blocks, **launch, **variant,
         )
@@ -152,7 +152,16 @@ def tuned_config(pv_fp8: bool = True) -> dict | None:
     from . import _int8_kernels as kern
 
     best = (kern.tuned_fp8_kernel if pv_fp8 else kern.tuned_pv16_kernel).best_config
-    return None if best is None else {**best.kwargs, "num_warps": best.num_warps, "num_stages": best.num_stages}
+    return None if best is None else config_dict(best)
+
+
+LAUNCH_OPTIONS = ("num_warps", "num_stages", "maxnreg")
+
+
+def config_dict(config) -> dict:
+    """A `triton.Config` as the plain dict `int8_attention(config=...)` takes (block sizes, launch options)."""
+    options = {k: getattr(config, k, None) for k in LAUNCH_OPTIONS}
+    return {**config.kwargs, **{k: v for k, v in options.items() if v is not None}}
 
 
 @torch.library.custom_op("studio::int8_attention", mutates_args=())
