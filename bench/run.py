@@ -137,7 +137,7 @@ def e2e(out: Path, budget_s: float) -> dict:
     pipe, compiled, fast, placement = held["pipe"], RegionalCompile(), FastMode(), JobHook()
 
     def hooks(attention: str) -> list:
-        return [placement, fast, AttentionBackend(attention), compiled, StepCache()]
+        return [placement, fast, AttentionBackend(attention, fast_choice=attention), compiled, StepCache()]
 
     def fast_run() -> dict:
         fast.lora = part.random_lora(pipe.transformer)
@@ -259,7 +259,7 @@ def modes(out: Path, budget_s: float) -> dict:
     fast, compiled, decode = FastMode(), RegionalCompile(), Bf16Decode()
 
     def fast_job(attention: str, seed: int) -> dict:
-        hooks = [JobHook(), fast, AttentionBackend(attention), compiled, decode]
+        hooks = [JobHook(), fast, AttentionBackend(attention, fast_choice=attention), compiled, decode]
         return part.ours(pipe, hooks, 1280, 720, 4, mode="fast", prepare=fast_request, seed=seed)
 
     def fast_run() -> dict:

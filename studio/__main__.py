@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=_int("fps"))
     gen.add_argument("--mode", choices=("quality", "turbo", "fast"))
     gen.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
-    gen.add_argument("--attention", help="default ($STUDIO_ATTENTION), auto (exact, fastest kernel found), "
+    gen.add_argument("--attention", help="default ($STUDIO_ATTENTION; fast jobs: $STUDIO_FAST_ATTENTION, int8), "
+                                         "auto (exact, fastest kernel found), "
                                          "int8 (ours: faster, about 1 %% error), cudnn, flash, efficient, native")
     gen.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     gen.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")

@@ -73,24 +73,31 @@ def probe(backend: str, device: torch.device, head_dim: int = 128) -> str | None
 @dataclass
 class AttentionBackend(JobHook):
     """Sets the first working backend of the job's choice on the experts: the request's `attention`,
-    or the studio's own `choice` when the request says "default". Each choice is probed once."""
+    or, when the request says "default", the studio's own `choice` — `fast_choice` for fast-mode jobs,
+    which already trade exactness for time (a 4-step distilled LoRA), so 8-bit attention is their
+    default. Each choice is probed once."""
 
     choice: str = "auto"
+    fast_choice: str = "int8"
     chosen: str | None = None  # the backend of the latest job
+    last_choice: str | None = None  # the choice it came from
     rejected: dict[str, str] = field(default_factory=dict)
     _resolved: dict[str, str] = field(default_factory=dict, repr=False)
     _applied: dict[int, str] = field(default_factory=dict, repr=False)  # pipeline id -> backend on its experts
 
     def __post_init__(self) -> None:
-        if self.choice not in CHOICES:
-            raise ValueError(f"attention {self.choice!r} is not one of {', '.join(CHOICES)}")
+        for choice in (self.choice, self.fast_choice):
+            if choice not in CHOICES:
+                raise ValueError(f"attention {choice!r} is not one of {', '.join(CHOICES)}")
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         models = experts(pipe)
         if not models:
             return
         asked = getattr(request, "attention", "default")
-        choice = self.choice if asked in (None, "default") else asked
+        if asked in (None, "default"):
+            asked = self.fast_choice if getattr(request, "mode", "quality") == "fast" else self.choice
+        choice = self.last_choice = asked
         if choice not in self._resolved:
             self._resolved[choice] = self._choose(gpu(), models[0].config.attention_head_dim, choice)
         self.chosen = self._resolved[choice]
@@ -111,4 +118,5 @@ class AttentionBackend(JobHook):
         return "native"
 
     def describe(self) -> str:
-        return f"attention {self.chosen or 'not chosen yet'} (asked: {self.choice})"
+        return (f"attention {self.chosen or 'not chosen yet'} (studio setting: {self.choice}, "
+                f"{self.fast_choice} for fast jobs)")

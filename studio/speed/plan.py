@@ -3,7 +3,8 @@
 Settings come from the environment (the service has no speed flags of its own yet):
 STUDIO_ATTENTION (auto, cudnn, flash, efficient, native, int8, int8-pv16), STUDIO_COMPILE (1/0),
 STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths),
-STUDIO_BF16_DECODE (the modes whose VAE decode runs in BF16, comma-separated: "fast" by default, "none").
+STUDIO_BF16_DECODE (the modes whose VAE decode runs in BF16, comma-separated: "fast" by default, "none"),
+STUDIO_FAST_ATTENTION (the attention of fast jobs that leave it at "default": int8 unless set).
 The hooks keep state across jobs (the chosen backend, the compiled blocks, the fused LoRA), so
 the plan and its hooks live as long as the pipeline.
 """
@@ -27,6 +28,7 @@ from .turbo import DEFAULT_THRESHOLD, StepCache
 @dataclass
 class SpeedPlan:
     attention: str = "auto"
+    fast_attention: str = "int8"
     compile: bool = True
     fp8: bool = False
     turbo_threshold: float = DEFAULT_THRESHOLD
@@ -35,14 +37,15 @@ class SpeedPlan:
     hooks: tuple[JobHook, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.attention not in CHOICES:
-            raise ValueError(f"STUDIO_ATTENTION={self.attention!r} is not one of {', '.join(CHOICES)}")
+        for name, value in (("STUDIO_ATTENTION", self.attention), ("STUDIO_FAST_ATTENTION", self.fast_attention)):
+            if value not in CHOICES:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(CHOICES)}")
         # Order matters: the LoRA is fused into BF16 weights before FP8 could replace them, and the
         # attention backend and FP8 linears are in place before the blocks are compiled.
         hooks: list[JobHook] = [FastMode(*self.fast_lora)]
         if self.fp8:
             hooks.append(Fp8Linears())
-        hooks.append(AttentionBackend(self.attention))
+        hooks.append(AttentionBackend(self.attention, self.fast_attention))
         if self.compile:
             hooks.append(RegionalCompile())
         hooks.append(StepCache(self.turbo_threshold))
@@ -55,6 +58,7 @@ class SpeedPlan:
         loras = [Path(p.strip()) for p in env.get("STUDIO_FAST_LORA", "").split(",") if p.strip()]
         return cls(
             attention=env.get("STUDIO_ATTENTION", "auto"),
+            fast_attention=env.get("STUDIO_FAST_ATTENTION", "int8"),
             compile=env.get("STUDIO_COMPILE", "1") != "0",
             fp8=env.get("STUDIO_FP8", "0") == "1",
             turbo_threshold=float(env.get("STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD)),

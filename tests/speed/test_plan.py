@@ -55,6 +55,8 @@ def test_plan_from_env_orders_hooks_and_rejects_unknown_attention(tmp_path):
     assert SpeedPlan.from_env({"STUDIO_BF16_DECODE": "fast, turbo"}).hooks[-1].modes == ("fast", "turbo")
     with pytest.raises(ValueError, match="STUDIO_ATTENTION"):
         SpeedPlan(attention="warp-drive")
+    with pytest.raises(ValueError, match="STUDIO_FAST_ATTENTION"):
+        SpeedPlan(fast_attention="warp-drive")
     with pytest.raises(ValueError, match="BF16 decode modes"):
         SpeedPlan(bf16_decode=("fast", "draft"))
 
@@ -155,8 +157,9 @@ def test_experts_are_listed_once_when_shared(pipe):
 
 
 def test_each_job_may_choose_its_attention(pipe, monkeypatch):
-    """The request's choice wins over the studio's; "default" goes back to the studio's. The probe runs on the
-    CPU here (our 8-bit backend falls back to exact SDPA there), so the switch itself is what is tested."""
+    """The request's choice wins over the studio's; "default" goes back to the studio's, which for fast jobs is
+    8-bit. The probe runs on the CPU here (our 8-bit backend falls back to exact SDPA there), so the switch
+    itself is what is tested."""
     import studio.speed.attention as attention
 
     monkeypatch.setattr(attention, "gpu", lambda: torch.device("cpu"))
@@ -171,5 +174,10 @@ def test_each_job_may_choose_its_attention(pipe, monkeypatch):
         request = _request(attention=asked)
         frames[asked] = _run(pipe, [hook], request)
         assert hook.chosen == expected and backends() == {expected}
+    for mode, asked, expected in (("fast", "default", "studio_int8"), ("fast", "native", "native"),
+                                  ("turbo", "default", "native")):
+        _run(pipe, [hook], _request(mode=mode, attention=asked))
+        assert hook.chosen == expected and backends() == {expected}
+    assert hook.last_choice == "native" and "int8 for fast jobs" in hook.describe()
     assert torch.equal(frames["int8"], frames["default"])  # on the CPU both compute exact attention
     assert "sage" in hook.rejected  # SageAttention 2 is not installed here
