@@ -8,6 +8,7 @@ and leaves the peak unchanged). It records the peak memory (torch.cuda.max_memor
 and the seconds of each step as the runner timed them (synchronized at each step end).
 
     python bench/memory_plans.py --runs auto@24,expert-swap@40,resident@none --out DIR
+    STUDIO_COMPILE=1 python bench/memory_plans.py --runs expert-swap@none --mode fast --jobs 2 --out DIR
     python bench/memory_plans.py --tiny      # the same path on the CPU with the tiny model (a smoke test)
 
 Weights: both experts (40 layers, dim 5120, 40 heads, ffn 13824, text_dim 4096, 16 channels) and a
@@ -113,19 +114,30 @@ class Weights:
         )
 
 
-def run_plan(plan: str, spec, build, outputs: Path, size: tuple[int, int], frames: int, steps: int) -> dict:
-    """One job through Studio.generate with `plan`; what it used and how long each step took."""
+def run_plan(plan: str, spec, build, outputs: Path, size: tuple[int, int], frames: int, steps: int,
+             mode: str = "quality", jobs: int = 1) -> dict:
+    """Jobs through one Studio's `generate` with `plan`; what the first used and how long each step took,
+    then each later (warm) job's times under `warm_jobs`."""
     pipelines.load_pipeline = lambda source, **_: (spec, build())  # the store loads our random weights
     studio = Studio(StudioConfig(model=spec.name, outputs=outputs, translator="none"))
+    row = _job(studio, plan, size, frames, steps, mode, seed=0)
+    row["warm_jobs"] = [_job(studio, plan, size, frames, steps, mode, seed=seed) for seed in range(1, jobs)]
+    studio.pipelines.release()
+    gc.collect()
+    return row
+
+
+def _job(studio: Studio, plan: str, size: tuple[int, int], frames: int, steps: int, mode: str, seed: int) -> dict:
     request = studio.request(
         "a red fox running through fresh snow at dawn", translate=False, width=size[0], height=size[1],
-        frames=frames, steps=steps, guidance_scale=1.0, guidance_scale_2=1.0, flow_shift=3.0, seed=0, memory_plan=plan,
+        frames=frames, steps=steps, guidance_scale=1.0, guidance_scale_2=1.0, flow_shift=3.0, seed=seed,
+        memory_plan=plan, mode=mode,
     )
     cuda = torch.cuda.is_available()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    row: dict = {"requested": plan, "notices": [], "status": "unfinished"}
+    row: dict = {"requested": plan, "mode": mode, "notices": [], "status": "unfinished"}
     for event in studio.generate(request):
         if isinstance(event, Notice):
             row["notices"].append(event.message)
@@ -144,9 +156,22 @@ def run_plan(plan: str, spec, build, outputs: Path, size: tuple[int, int], frame
     if cuda:
         row["peak_allocated_gb"] = round(torch.cuda.max_memory_allocated() / GiB, 2)
         row["peak_reserved_gb"] = round(torch.cuda.max_memory_reserved() / GiB, 2)
-    studio.pipelines.release()
-    gc.collect()
     return row
+
+
+def _random_lora(spec) -> Path:
+    """A random LoRA shaped for the model's experts (built on the meta device: only the shapes are read)."""
+    from accelerate import init_empty_weights
+
+    from bench.e2e import random_lora
+    from studio.tiny import build_tiny_pipeline
+
+    if spec.name == "tiny":
+        return random_lora(build_tiny_pipeline("tiny").transformer)
+    from diffusers import WanTransformer3DModel
+
+    with init_empty_weights():
+        return random_lora(WanTransformer3DModel(**EXPERT_CONFIG))
 
 
 def parse_runs(text: str) -> list[tuple[str, float | None]]:
@@ -165,6 +190,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--out", default="bench/results")
     parser.add_argument("--tiny", action="store_true", help="CPU smoke test with the tiny model")
+    parser.add_argument("--mode", default="quality", choices=("quality", "fast"),
+                        help="fast: 4 steps, guidance 1, a random rank-32 LoRA over every block linear fused in")
+    parser.add_argument("--jobs", type=int, default=1, help="jobs per plan in one studio (later ones are warm)")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,6 +209,8 @@ def main() -> int:
         build, weights_s = weights.pipeline, weights.seconds
         print(f"weights built and pinned in {weights_s:.1f} s", flush=True)
     gpu = detect_gpus(measure=False)[0] if torch.cuda.is_available() else None
+    if args.mode == "fast":
+        os.environ["STUDIO_FAST_LORA"] = str(_random_lora(spec))
 
     import diffusers
 
@@ -193,7 +223,9 @@ def main() -> int:
         "weights_build_s": round(weights_s, 1), "doctor": report,
         "how": "Studio.generate per plan; peak = torch.cuda.max_memory_allocated over the job (load, text, denoise, "
                "decode; after a fallback, over the retry only); step seconds from the runner (synchronized)",
-        "speed": {"STUDIO_COMPILE": os.environ["STUDIO_COMPILE"], "STUDIO_ATTENTION": os.environ.get("STUDIO_ATTENTION", "auto")},
+        "mode": args.mode, "jobs": args.jobs,
+        "speed": {name: os.environ.get(name, "(default)") for name in
+                  ("STUDIO_COMPILE", "STUDIO_ATTENTION", "STUDIO_FAST_ATTENTION", "STUDIO_BF16_DECODE")},
         "plans": [],
     }
     for plan, cap in parse_runs(args.runs):
@@ -203,7 +235,7 @@ def main() -> int:
             torch.cuda.empty_cache()
             torch.cuda.set_per_process_memory_fraction(min(1.0, (cap or 1e9) * GiB / torch.cuda.get_device_properties(0).total_memory))
         print(f"plan {plan} -> {name} (cap {cap or 'none'} GB)", flush=True)
-        row = run_plan(name, spec, build, out / "studio", size, frames, args.steps)
+        row = run_plan(name, spec, build, out / "studio", size, frames, args.steps, args.mode, args.jobs)
         row.update(cap_gb=cap if gpu else None, doctor_choice=plan == "auto")
         if doctor:
             estimate = next((a for a in doctor.alternatives if a["plan"] == name), None)
