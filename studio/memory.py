@@ -212,6 +212,9 @@ class _Arrival(ModelHook):
 
     A model's own hook also moves its tensor inputs to the GPU: callers such as diffusers'
     `encode_prompt` ask the model where its weights are, and between uses that is the CPU.
+    The hook stays outside torch.compile's graphs (as diffusers' own group-offload hooks do): traced
+    into a compiled block, its CUDA stream and event crashed the process (segfault in Dynamo's
+    user-object store, torch 2.11, H100) on the first compiled step.
     """
 
     def __init__(self, swap: "ExpertSwap", model: torch.nn.Module | None) -> None:
@@ -220,6 +223,7 @@ class _Arrival(ModelHook):
         self.model = model  # set on a model's top-level hook only
         self.event: torch.cuda.Event | None = None
 
+    @torch.compiler.disable()
     def pre_forward(self, module, *args, **kwargs):
         if self.model is not None:
             self.swap.bring(self.model)

@@ -93,6 +93,27 @@ def test_expert_swap_moves_a_models_inputs_to_its_device():
     assert swap.moves == ["text_encoder in"]
 
 
+def test_expert_swap_works_with_compiled_blocks(reference):
+    """The swap's hooks run eagerly beside torch.compile'd blocks: traced into the graph, their CUDA stream
+    and event crashed the process on an H100 (the default plan there, with compile on). Here Dynamo compiles
+    the tiny experts' blocks (eager backend, the CPU) and must leave the hook alone, and the frames stay equal."""
+    from studio.memory import _Arrival
+
+    assert getattr(_Arrival.pre_forward, "_torchdynamo_disable", False)
+    plan = PLANS["expert-swap"]
+    pipe = build_tiny_pipeline("tiny")
+    pipe.set_progress_bar_config(disable=True)
+    plan.apply(pipe)
+    torch._dynamo.reset()
+    for model in (pipe.transformer, pipe.transformer_2):
+        model.compile_repeated_blocks(fullgraph=False, dynamic=False, backend="eager")
+    request = GenerationRequest.create(SPEC, "a cat", **SETTINGS)
+    frames = PipelineRunner(pipe, hooks=[plan], preview_every=0).run("job", request, "a cat", "", emit=lambda e: None).frames
+    torch._dynamo.reset()
+    assert np.array_equal(frames, reference)
+    assert pipe._studio_swap.moves[-2:] == ["transformer_2 in", "transformer_2 out"]
+
+
 def _studio(tmp_path, monkeypatch, fail_forward: int = 0, fail_load: int = 0) -> Studio:
     """A tiny studio whose first pipelines run out of memory: in the transformer's forward, or while loading."""
     build, state = pipelines.load_pipeline, {"forward": fail_forward, "load": fail_load}
