@@ -132,7 +132,22 @@ def test_report_composes_the_session_files(tmp_path):
         "ours 720p fp8 linears": ours([99.0, 18.0]),
     })
     _part(first, "quality-2.json", {"ours 720p fp8 linears + int8 attention": ours([99.0, 16.0])})
-    _part(first, "modes.json", {"fast 720p": ours([11.0, 10.0, 10.0, 10.0])})
+    # a later call: 8-bit and FP8 runs each against their own call's stock run
+    _part(first, "quality-720p.json", {
+        "stock 720p": dict(step_seconds=[27.0, 24.0], after_last_step_s=9.0),
+        "ours 720p int8 attention": ours([30.0, 20.0]),
+        "ours 720p fp8 linears + int8 attention": ours([99.0, 16.0]),
+    })
+    _part(first, "quality-480p.json", {
+        "stock 480p": dict(step_seconds=[7.5, 6.0, 6.0], after_last_step_s=4.0),
+        "ours 480p fp8 linears + int8 attention": ours([99.0, 4.0, 4.0], decode=3.0),
+    })
+    _part(first, "modes.json", {"fast 720p": dict(first_job=ours([30.0, 10.0, 10.0, 10.0]),
+                                                   int8=ours([11.0, 10.0, 10.0, 10.0], decode=6.0),
+                                                   cudnn=ours([20.0, 11.0, 11.0, 11.0]))})
+    (first / "studio-fast-compile.json").write_text(json.dumps({"plans": [dict(
+        plan="expert-swap", status="done", cap_gb=None, step_seconds=[30.0, 10.0], seconds=90.0,
+        warm_jobs=[dict(seconds=52.0, timings=dict(encode=5.0))])]}))
     (first / "memory_plans-1.json").write_text(json.dumps({"plans": [
         dict(plan="expert-swap", status="done", cap_gb=40.0, step_seconds=[20.0, 12.0], peak_allocated_gb=30.0),
         dict(plan="expert-swap", status="done", cap_gb=None, step_seconds=[13.0, 12.0], peak_allocated_gb=35.0),
@@ -141,8 +156,12 @@ def test_report_composes_the_session_files(tmp_path):
     result = report.build([first, second])
     compose.validate(result)
     assert result["quality_720p_s"] == pytest.approx(0.1 + 40 * 20.0 + 8.0 + 1.0 + 1.0)  # + 1 s expert stream-in
-    assert result["speedup_vs_stock_per_step"] == 1.25 and result["speedup_vs_stock_per_step_fp8_8bit"] == 1.562
+    assert result["speedup_vs_stock_per_step"] == 1.25  # the exact path against its own call's stock (25 s)
+    assert result["speedup_vs_stock_per_step_8bit"] == 1.2 and result["speedup_vs_stock_per_step_fp8_8bit"] == 1.5
     assert result["fp8_linears_8bit_attention_720p_s"] == pytest.approx(0.1 + 40 * 16.0 + 8.0 + 1.0 + 1.0)
     assert result["quality_720p_peak_gb"] == 35.0  # the uncapped expert-swap job, not the capped one
     assert result["quality_480p_s"] == pytest.approx(0.1 + 40 * 5.0 + 3.0 + 1.0)
-    assert result["fast_720p_s"] == pytest.approx(41.0 + 8.0 + 1.0) and result["turbo_720p_s"] is None
+    assert result["quality_480p_fp8_8bit_s"] == pytest.approx(0.1 + 40 * 4.0 + 3.0 + 1.0)
+    assert result["speedup_vs_stock_per_step_480p_fp8_8bit"] == 1.5 and "quality_480p_8bit_s" not in result
+    assert result["fast_720p_s"] == pytest.approx(41.0 + 6.0 + 1.0) and result["turbo_720p_s"] is None  # the 8-bit job
+    assert result["fast_720p_studio_s"] == 52.0 and result["fast_720p_studio_smooth_mp4_s"] == 48.0
