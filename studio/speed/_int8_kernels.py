@@ -67,54 +67,17 @@ def quantize_v_kernel(
 
 
 LOG2_FP8_MAX = tl.constexpr(8.807354922057604)  # log2(448): the largest FP8 e4m3 value
-# 1.5·2^23: a float whose low mantissa bits hold an integer added to it (for |i| < 2^22), its bits 0x4B400000.
-MAGIC = tl.constexpr(12582912.0)
-MAGIC_BITS = tl.constexpr(0x4B400000)
-
-
-@triton.jit
-def _int32_to_float(x, FAST_CVT: tl.constexpr):
-    """INT32 scores to FP32. The hardware conversion runs at a quarter of the FP32 rate, on the unit exp2
-    also needs; adding the magic number's bits and subtracting it as a float is exact for |x| < 2^22
-    (a 128-channel INT8 dot is at most 2,064,512) and runs on the full-rate ALUs."""
-    if FAST_CVT:
-        return (x + MAGIC_BITS).to(tl.float32, bitcast=True) - MAGIC
-    return x.to(tl.float32)
-
-
-@triton.jit
-def _exp2_poly(x):
-    """2^x on the FMA units (FlashAttention-4's trick to offload the exp unit): x = j + f with j an
-    integer and |f| <= 1/2, a cubic for 2^f (7.5e-5 relative error, far below FP8's rounding of P),
-    j added to the exponent bits. x is clamped at -126, where 2^x is below anything FP8 keeps."""
-    x = tl.maximum(x, -126.0)
-    t = x + MAGIC
-    f = x - (t - MAGIC)
-    p = tl.fma(tl.fma(tl.fma(f, 0.05517165, 0.24261116), f, 0.69326099), f, 0.99992807)
-    return (p.to(tl.int32, bitcast=True) + (t.to(tl.int32, bitcast=True) << 23)).to(tl.float32, bitcast=True)
-
-
-@triton.jit
-def _exp2(x, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, EXP_POLY: tl.constexpr):
-    """exp2 on the exp unit (0), on the FMA units (1) or half of the columns on each (2)."""
-    if EXP_POLY == 1:
-        return _exp2_poly(x)
-    if EXP_POLY == 2:
-        a, b = tl.split(tl.reshape(x, [BLOCK_M, BLOCK_N // 2, 2]))
-        return tl.reshape(tl.join(tl.math.exp2(a), _exp2_poly(b)), [BLOCK_M, BLOCK_N])
-    return tl.math.exp2(x)
 
 
 @triton.jit
 def _attend_block(
     acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
-    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr, PROMOTE: tl.constexpr,
-    HEADROOM: tl.constexpr, FAST_CVT: tl.constexpr, EXP_POLY: tl.constexpr,
+    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr, PROMOTE: tl.constexpr, HEADROOM: tl.constexpr,
 ):
     keys = start + tl.arange(0, BLOCK_N)
     k = tl.load(k_ptrs)
     # Scores without Q's scale; it enters below through one FMA per score (q_scale > 0 keeps the max).
-    s = _int32_to_float(tl.dot(q, tl.trans(k)), FAST_CVT) * tl.load(k_scale_ptrs)[None, :]
+    s = tl.dot(q, tl.trans(k)).to(tl.float32) * tl.load(k_scale_ptrs)[None, :]
     if MASK:
         s = tl.where(keys[None, :] < n_keys, s, float("-inf"))
     m_block = tl.max(s, axis=1) * q_scale
@@ -136,7 +99,7 @@ def _attend_block(
         m_i = m_new
         # P scaled by 448 inside exp2: the full e4m3 range at no extra multiply (it cancels in acc / l).
         shift = m_i - LOG2_FP8_MAX if PV_FP8 else m_i
-    p = _exp2(s * q_scale[:, None] - shift[:, None], BLOCK_M, BLOCK_N, EXP_POLY)
+    p = tl.math.exp2(s * q_scale[:, None] - shift[:, None])
     l_i += tl.sum(p, axis=1)
     if PV_FP8:
         v = tl.load(v_ptrs)  # [D, BLOCK_N] fp8
@@ -163,8 +126,7 @@ def attention_kernel(
     n_queries, n_keys, q_padded, k_padded, heads,
     stride_vb, stride_vs, stride_vh, stride_ob, stride_os, stride_oh,
     D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr,
-    PROMOTE: tl.constexpr, HEADROOM: tl.constexpr, WARP_SPECIALIZE: tl.constexpr, FAST_CVT: tl.constexpr,
-    EXP_POLY: tl.constexpr,
+    PROMOTE: tl.constexpr, HEADROOM: tl.constexpr, WARP_SPECIALIZE: tl.constexpr,
 ):
     """One program: BLOCK_M queries of one (batch, head) against every key, online softmax."""
     block, bh = tl.program_id(0), tl.program_id(1)
@@ -189,12 +151,12 @@ def attention_kernel(
     for start in tl.range(0, full, BLOCK_N, warp_specialize=WARP_SPECIALIZE):
         acc, m_i, l_i = _attend_block(
             acc, m_i, l_i, q, q_scale, k_base + start * D, k_scale_base + start, v_base + start * step_v, start,
-            n_keys, BLOCK_M, BLOCK_N, PV_FP8, False, PROMOTE, HEADROOM, FAST_CVT, EXP_POLY,
+            n_keys, BLOCK_N, PV_FP8, False, PROMOTE, HEADROOM,
         )
     if full < n_keys:
         acc, m_i, l_i = _attend_block(
             acc, m_i, l_i, q, q_scale, k_base + full * D, k_scale_base + full, v_base + full * step_v, full,
-            n_keys, BLOCK_M, BLOCK_N, PV_FP8, True, PROMOTE, HEADROOM, FAST_CVT, EXP_POLY,
+            n_keys, BLOCK_N, PV_FP8, True, PROMOTE, HEADROOM,
         )
     out = acc / l_i[:, None]
     if PV_FP8:
@@ -216,10 +178,11 @@ def _configs(shapes):
 FP8_CONFIGS = _configs(((64, 128, 4, 3), (128, 128, 8, 3), (64, 128, 4, 4)))
 PV16_CONFIGS = _configs(((128, 64, 8, 3), (128, 128, 8, 3)))
 # The numerics switches, fixed rather than tuned (each changes the error, not only the speed), as the
-# H100 sweep chose them (BENCHMARKS.md): FP8 P·V promoted into FP32 once a block (never promoting
+# H100 sweeps chose them (BENCHMARKS.md): FP8 P·V promoted into FP32 once a block (never promoting
 # is 7 % faster but 5.4 % off on structured inputs); lazy rescaling and Triton's warp specialisation
-# were slower here.
-VARIANT = dict(PROMOTE=128, HEADROOM=0, WARP_SPECIALIZE=False, FAST_CVT=False, EXP_POLY=0)
+# were slower here. Also slower, and removed after their sweep (commit 7a173c5 has them): INT32 scores
+# converted through a magic number instead of the hardware conversion, and exp2 on the FMA units.
+VARIANT = dict(PROMOTE=128, HEADROOM=0, WARP_SPECIALIZE=False)
 _KEY = ["n_keys", "heads", "D", "PV_FP8", *VARIANT]
 tuned_fp8_kernel = triton.autotune(configs=FP8_CONFIGS, key=_KEY)(attention_kernel)
 tuned_pv16_kernel = triton.autotune(configs=PV16_CONFIGS, key=_KEY)(attention_kernel)

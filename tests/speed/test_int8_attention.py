@@ -69,14 +69,10 @@ def test_kernel_matches_reference(n_q, n_k):
 
 
 @needs_interpreter
-@pytest.mark.parametrize("variant", [
-    dict(HEADROOM=4), dict(PROMOTE=0), dict(PROMOTE=128, WARP_SPECIALIZE=True), dict(FAST_CVT=True),
-    dict(FAST_CVT=True, EXP_POLY=1), dict(EXP_POLY=2),
-])
+@pytest.mark.parametrize("variant", [dict(HEADROOM=4), dict(PROMOTE=0), dict(PROMOTE=128, WARP_SPECIALIZE=True)])
 def test_kernel_variants_compute_the_same_attention(variant):
-    """Lazy rescaling and the magic-number INT32 conversion are exact (BF16 P·V matches the reference as
-    closely as the plain kernel does), so is exp2 on the FMA units to its 7.5e-5; promotion and warp
-    specialisation change only how the GPU accumulates."""
+    """Lazy rescaling is exact (BF16 P·V matches the reference as closely as eager rescaling does);
+    promotion and warp specialisation change only how the GPU accumulates."""
     q, k, v = _random((1, 300, 2, 64), dtype=torch.float16, seed=2)
     q = q * 3  # peaky rows: the running max moves by more than the headroom several times
     config = dict(BLOCK_M=64, BLOCK_N=32, **variant)
