@@ -133,7 +133,7 @@ def build(studio: Studio) -> CreateTab:
                         [("Quality", "quality"), ("Turbo (step caching)", "turbo"), ("Fast (4-step LoRA)", "fast")],
                         value="quality", label="Mode", elem_id="mode",
                         info="Fast: 4 steps with a step-distilled LoRA (STUDIO_FAST_LORA), 8-bit attention and a "
-                             "BF16 decode. Turbo reuses steps. Quality is exact.",
+                             "BF16 decode. Turbo reuses steps. Quality runs every step.",
                     )
                 with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",
