@@ -2,10 +2,10 @@
 
 diffusers' FirstBlockCache runs the first transformer block every step and, when its residual
 moved less than `threshold` (relative mean absolute change) since the last full forward, reuses
-the cached residual of the remaining 39 blocks. MagCache decides from a per-step magnitude-ratio
-curve instead; that curve is checkpoint-specific (calibrated on the real weights), so it is used
-only when one is supplied. The hooks are attached for a turbo job and removed after it, so
-quality jobs stay exact. Quality cost: the skipped steps reuse stale residuals; the bench measures
+the cached residual of the remaining 39 blocks. The hooks are attached for a turbo job and removed
+after it, so quality jobs stay exact. (diffusers' MagCache is not used: it needs a magnitude-ratio
+curve calibrated on the real checkpoint, and its hook counts steps per model, so with Wan2.2's two
+experts each would need its own curve over its own share of the steps.) Quality cost: the skipped steps reuse stale residuals; the bench measures
 the final latent's error against the exact run (on random weights, which do not reproduce a real
 trajectory: the real model's skip rate and error must be measured on the real weights).
 """
@@ -13,7 +13,7 @@ trajectory: the real model's skip rate and error must be measured on the real we
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from ..jobhooks import JobHook
 from . import experts
@@ -21,30 +21,20 @@ from . import experts
 DEFAULT_THRESHOLD = 0.1
 
 
-def cache_config(threshold: float, mag_ratios: Sequence[float] | None, steps: int):
-    """FirstBlockCache, or MagCache when a calibrated magnitude-ratio curve is given."""
-    if mag_ratios is not None:
-        from diffusers.hooks import MagCacheConfig
-
-        return MagCacheConfig(threshold=threshold, mag_ratios=list(mag_ratios), num_inference_steps=steps)
-    from diffusers.hooks import FirstBlockCacheConfig
-
-    return FirstBlockCacheConfig(threshold=threshold)
-
-
 @dataclass
 class StepCache(JobHook):
     """Attaches step caching to both experts for jobs whose `mode` is "turbo", and removes it afterwards."""
 
     threshold: float = DEFAULT_THRESHOLD
-    mag_ratios: Sequence[float] | None = None
     _attached: list = field(default_factory=list, repr=False)
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
         if getattr(request, "mode", "quality") != "turbo":
             return
+        from diffusers.hooks import FirstBlockCacheConfig
+
         for model in experts(pipe):
-            model.enable_cache(cache_config(self.threshold, self.mag_ratios, request.steps))
+            model.enable_cache(FirstBlockCacheConfig(threshold=self.threshold))
             self._attached.append(model)
 
     def on_job_end(self, pipe: Any) -> None:
@@ -52,5 +42,4 @@ class StepCache(JobHook):
             self._attached.pop().disable_cache()
 
     def describe(self) -> str:
-        kind = "MagCache" if self.mag_ratios is not None else "FirstBlockCache"
-        return f"turbo: {kind}, threshold {self.threshold:g}"
+        return f"turbo: FirstBlockCache, threshold {self.threshold:g}"
