@@ -165,3 +165,24 @@ def test_report_composes_the_session_files(tmp_path):
     assert result["speedup_vs_stock_per_step_480p_fp8_8bit"] == 1.5 and "quality_480p_8bit_s" not in result
     assert result["fast_720p_s"] == pytest.approx(41.0 + 6.0 + 1.0) and result["turbo_720p_s"] is None  # the 8-bit job
     assert result["fast_720p_studio_s"] == 52.0 and result["fast_720p_studio_smooth_mp4_s"] == 48.0
+
+
+def test_memory_plan_bench_runs_warm_fast_jobs_through_the_studio(tmp_path):
+    """`bench/memory_plans.py --tiny --mode fast --jobs 2`: the same path the H100 ran, on the CPU; the random
+    LoRA is shaped for the experts, so the fast jobs fuse it, take 4 steps and write their MP4s."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "STUDIO_COMPILE": "0"}
+    done = subprocess.run([sys.executable, str(root / "bench" / "memory_plans.py"), "--tiny", "--runs", "expert-swap@none",
+                           "--mode", "fast", "--jobs", "2", "--out", str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "memory_plans.json").read_text())
+    assert result["mode"] == "fast" and result["jobs"] == 2
+    (row,) = result["plans"]
+    jobs = [row, *row["warm_jobs"]]
+    assert [j["status"] for j in jobs] == ["done", "done"] and all(len(j["step_seconds"]) == 4 for j in jobs)
+    assert all(j["timings"]["encode"] > 0 for j in jobs) and len(list(tmp_path.glob("studio/videos/*.mp4"))) == 2
