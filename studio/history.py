@@ -104,13 +104,15 @@ class History:
         self.mark_interrupted()
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def _db(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction: a writer takes the lock at once (no upgrade deadlock); a reader never takes it
+        (WAL lets it read beside a writer), so the UI's polling of the history never queues behind a job."""
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA busy_timeout = 10000")
         db.execute("PRAGMA synchronous = NORMAL")
         try:
-            db.execute("BEGIN IMMEDIATE")
+            db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException:
@@ -148,7 +150,7 @@ class History:
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         self.mark_interrupted()
-        with self._db() as db:
+        with self._db(write=False) as db:
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _row(row) if row else None
 
@@ -158,15 +160,20 @@ class History:
         query, args = "SELECT * FROM jobs", []
         if user is not None:
             query, args = query + " WHERE user = ?", [user]
-        with self._db() as db:
+        with self._db(write=False) as db:
             rows = db.execute(query + " ORDER BY created DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_row(row) for row in rows]
 
     def mark_interrupted(self) -> int:
-        """Turn jobs whose owning process has died into `interrupted`; returns how many."""
-        with self._db() as db:
-            rows = db.execute("SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')").fetchall()
-            dead = [row["id"] for row in rows if not owner_alive(row["owner"])]
+        """Turn jobs whose owning process has died into `interrupted`; returns how many.
+
+        Looks in a read transaction first and writes only when it found some (the usual case is none)."""
+        query = "SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')"
+        with self._db(write=False) as db:
+            if not any(not owner_alive(row["owner"]) for row in db.execute(query).fetchall()):
+                return 0
+        with self._db() as db:  # again under the write lock: another process may have marked them meanwhile
+            dead = [row["id"] for row in db.execute(query).fetchall() if not owner_alive(row["owner"])]
             for job_id in dead:
                 db.execute(
                     "UPDATE jobs SET status = 'interrupted', finished = COALESCE(finished, ?),"

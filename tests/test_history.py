@@ -50,3 +50,21 @@ def test_job_of_a_killed_process_reads_interrupted(tmp_path):
 def test_owner_checks():
     assert not owner_alive(None) and not owner_alive("garbage")
     assert not owner_alive(json.dumps({"host": __import__("socket").gethostname(), "pid": 2**22 + 17, "start": "1"}))
+
+
+def test_reading_does_not_wait_for_a_writer(tmp_path):
+    """While another connection (a job's process) holds the write lock, listing and reading the history answer
+    at once instead of queueing behind it (before, every read took the write lock to look for dead jobs)."""
+    import sqlite3
+
+    history = History(tmp_path)
+    job_id = history.create({"model": "tiny", "prompt": "a cat", "seed": 1})
+    writer = sqlite3.connect(history.path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.perf_counter()
+        assert [job["id"] for job in history.list()] == [job_id] and history.get(job_id)["status"] == "queued"
+        assert time.perf_counter() - started < 2.0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
