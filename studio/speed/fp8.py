@@ -47,12 +47,18 @@ def unavailable_reason(device: torch.device) -> str | None:
 
 @dataclass
 class Fp8Linears(JobHook):
-    """Quantizes the experts' block linears to FP8 at the first job on a capable GPU; says why when it cannot."""
+    """Quantizes the experts' block linears to FP8 at the first quality or turbo job on a capable GPU; says
+    why when it cannot.
+
+    Fast jobs are left in BF16: their LoRA is fused into the BF16 weights and subtracted again before the
+    next job of another mode, which FP8 weights would make impossible (the pipeline would stay fused)."""
 
     skipped: str | None = None
     quantized: int = 0
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
+        if getattr(request, "mode", "quality") == "fast":
+            return
         for model in experts(pipe):
             if getattr(model, "_studio_fp8", False):
                 continue  # marked on the model: a freshly loaded pipeline is quantized again

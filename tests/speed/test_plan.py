@@ -142,6 +142,24 @@ def test_fast_mode_without_a_lora_names_the_fix(pipe):
         FastMode(lora=Path("/nowhere/lora.safetensors")).on_job_start(pipe, _request(mode="fast"))
 
 
+def test_fp8_linears_wait_for_a_job_that_is_not_fast(pipe, tmp_path, monkeypatch):
+    """With FP8 linears and fast mode both on, a fast job keeps BF16 weights (its LoRA must come out again) and
+    the next quality job unfuses first, then quantizes. The FP8 cast itself needs a GPU: recorded here."""
+    import studio.speed.fp8 as fp8
+
+    events = []
+    monkeypatch.setattr(fp8, "unavailable_reason", lambda device: None)
+    monkeypatch.setattr(fp8, "quantize_fp8", lambda model: events.append(("fp8", model.blocks[0].attn1.to_q.weight.clone())))
+    weight = pipe.transformer.blocks[0].attn1.to_q.weight
+    original = weight.detach().clone()
+    plan = SpeedPlan(fp8=True, compile=False, fast_lora=(_lora(tmp_path / "lora.safetensors", pipe.transformer), None))
+    _run(pipe, plan.hooks, fast_request(_request(mode="fast")))
+    assert events == [] and (weight - original).abs().max() > 1e-3
+    _run(pipe, plan.hooks, _request())
+    assert len(events) == 2  # both experts, each once, with the LoRA already taken out
+    torch.testing.assert_close(events[0][1], original, atol=1e-6, rtol=0)
+
+
 def test_fp8_targets_only_block_projections(pipe):
     names = [n for n, m in pipe.transformer.named_modules() if isinstance(m, torch.nn.Linear)]
     linear = torch.nn.Linear(32, 64)
