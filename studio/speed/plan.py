@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..errors import InvalidSetting
 from ..jobhooks import JobHook
 from .attention import CHOICES, AttentionBackend
 from .compile import RegionalCompile
+from .decode import MODES as DECODE_MODES
 from .decode import Bf16Decode
 from .fast import FastMode, fast_request
 from .fp8 import Fp8Linears
@@ -39,7 +41,11 @@ class SpeedPlan:
     def __post_init__(self) -> None:
         for name, value in (("STUDIO_ATTENTION", self.attention), ("STUDIO_FAST_ATTENTION", self.fast_attention)):
             if value not in CHOICES:
-                raise ValueError(f"{name}={value!r} is not one of {', '.join(CHOICES)}")
+                raise InvalidSetting(f"{name}={value!r} is not an attention choice. Fix: one of {', '.join(CHOICES)}.")
+        unknown = sorted(set(self.bf16_decode) - set(DECODE_MODES))
+        if unknown:
+            raise InvalidSetting(f"STUDIO_BF16_DECODE names no mode {', '.join(map(repr, unknown))}. Fix: a comma-"
+                                 f"separated list of {', '.join(DECODE_MODES)}, or none.")
         # Order matters: the LoRA is fused into BF16 weights before FP8 could replace them, and the
         # attention backend and FP8 linears are in place before the blocks are compiled.
         hooks: list[JobHook] = [FastMode(*self.fast_lora)]
@@ -61,7 +67,7 @@ class SpeedPlan:
             fast_attention=env.get("STUDIO_FAST_ATTENTION", "int8"),
             compile=env.get("STUDIO_COMPILE", "1") != "0",
             fp8=env.get("STUDIO_FP8", "0") == "1",
-            turbo_threshold=float(env.get("STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD)),
+            turbo_threshold=_number(env, "STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD),
             fast_lora=(loras[0] if loras else None, loras[1] if len(loras) > 1 else None),
             bf16_decode=tuple(m.strip() for m in env.get("STUDIO_BF16_DECODE", "fast").split(",")
                               if m.strip() and m.strip() != "none"),
@@ -73,3 +79,14 @@ class SpeedPlan:
 
     def describe(self) -> str:
         return "; ".join(hook.describe() for hook in self.hooks)
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise InvalidSetting(f"{name}={raw!r} is not a number of at least 0. Fix: set it to one, e.g. {default}.")
+    return value

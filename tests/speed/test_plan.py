@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from studio.errors import ModelUnavailable
+from studio.errors import InvalidSetting, ModelUnavailable
 from studio.jobhooks import JobHook
 from studio.models import MODELS
 from studio.request import GenerationRequest
@@ -43,7 +43,7 @@ def pipe():
     return pipe
 
 
-def test_plan_from_env_orders_hooks_and_rejects_unknown_attention(tmp_path):
+def test_plan_from_env_orders_hooks(tmp_path):
     plan = SpeedPlan.from_env({"STUDIO_ATTENTION": "int8", "STUDIO_FP8": "1", "STUDIO_FAST_LORA": "a.safetensors, b.safetensors"})
     kinds = [type(h) for h in plan.hooks]
     assert kinds == [FastMode, Fp8Linears, AttentionBackend, RegionalCompile, StepCache, Bf16Decode]
@@ -53,12 +53,18 @@ def test_plan_from_env_orders_hooks_and_rejects_unknown_attention(tmp_path):
     assert [type(h) for h in plain.hooks] == [FastMode, AttentionBackend, StepCache, Bf16Decode]
     assert plain.hooks[-1].modes == () and "VAE decode in FP32" in plain.describe()
     assert SpeedPlan.from_env({"STUDIO_BF16_DECODE": "fast, turbo"}).hooks[-1].modes == ("fast", "turbo")
-    with pytest.raises(ValueError, match="STUDIO_ATTENTION"):
-        SpeedPlan(attention="warp-drive")
-    with pytest.raises(ValueError, match="STUDIO_FAST_ATTENTION"):
-        SpeedPlan(fast_attention="warp-drive")
-    with pytest.raises(ValueError, match="BF16 decode modes"):
-        SpeedPlan(bf16_decode=("fast", "draft"))
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("STUDIO_ATTENTION", "warp-drive", "Fix: one of auto"), ("STUDIO_FAST_ATTENTION", "fastest", "Fix: one of auto"),
+    ("STUDIO_BF16_DECODE", "fast,draft", "no mode 'draft'"), ("STUDIO_TURBO_THRESHOLD", "high", "Fix: set it"),
+    ("STUDIO_TURBO_THRESHOLD", "-1", "at least 0"),
+])
+def test_bad_speed_settings_name_the_variable_and_the_fix(name, value, says):
+    """A studio error (one line in the CLI and at startup), not a traceback."""
+    with pytest.raises(InvalidSetting, match=name) as caught:
+        SpeedPlan.from_env({name: value})
+    assert says in str(caught.value)
 
 
 def test_bf16_decode_runs_the_decoder_under_autocast_for_its_modes_only(pipe):
