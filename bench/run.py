@@ -158,21 +158,21 @@ def e2e(out: Path, budget_s: float) -> dict:
 
 
 # Kernel variants timed side by side: block sizes, launch options and the switches of
-# `_int8_kernels.VARIANT`. Earlier sweeps (bench/results/2026-11-25-h100-s2/ and -s3/) chose PROMOTE=128
-# and ruled out lazy rescaling, warp specialisation, the magic-number INT32 conversion and exp2 on the
-# FMA units. The compiled kernel (64x128, 4 warps) uses all 255 registers a thread may have, so only two
-# programs share an SM and their softmax hides little of the tensor cores' latency: this sweep trades
-# registers (maxnreg, smaller key blocks, fewer stages) for a third or fourth program per SM.
+# `_int8_kernels.VARIANT`. Earlier sweeps (bench/results/2026-11-25-h100-s2/, -s3/ and -s4/) chose
+# PROMOTE=128, found that Triton's own promotion made ptxas serialise every MMA (now done by hand),
+# chose one K scale per 128 keys (K_TILE) and ruled out lazy rescaling, warp specialisation, the
+# magic-number INT32 conversion, exp2 on the FMA units, more registers per program (occupancy), row
+# sums on the tensor cores and the next block's QK issued before the softmax.
 SWEEP = [
-    dict(BLOCK_M=m, BLOCK_N=n, num_warps=4, num_stages=st, PROMOTE=128, **({"maxnreg": reg} if reg else {}))
-    for m, n, st, reg in (
-        (64, 128, 3, None),  # the kernel as chosen by the first sweep: 2 programs per SM
-        (64, 64, 3, None),
-        (64, 64, 3, 168),  # 3 programs per SM
-        (64, 64, 4, 168),
-        (64, 128, 2, 168),
-        (64, 64, 2, 128),  # 4 programs per SM, with spills
-        (64, 128, 3, 168),  # 168 registers but 2 programs (shared memory): the cost of the spills alone
+    dict(BLOCK_M=m, BLOCK_N=n, num_warps=w, num_stages=st, **switches)
+    for m, n, w, st, switches in (
+        (64, 128, 4, 3, {}),  # the kept kernel
+        (64, 128, 4, 3, dict(K_TILE=False)),  # one K scale per key
+        (64, 128, 4, 3, dict(PROMOTE=0)),  # FP8 P·V never promoted
+        (128, 128, 8, 3, {}),
+        (64, 64, 4, 3, {}),
+        (64, 128, 4, 2, {}),
+        (64, 128, 4, 4, {}),
     )
 ]
 ERROR_BOUND = 0.02  # the issue's bound on the attention output, held on structured inputs

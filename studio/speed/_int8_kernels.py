@@ -5,7 +5,7 @@ over tokens, which leaves the softmax unchanged), Q·Kᵀ on the INT8 tensor cor
 accumulation, online softmax in FP32 (exp2, the 1/sqrt(d)·log2(e) factor folded into Q's scale),
 then P·V either in FP8 e4m3 (P scaled by 448, V minus its token mean with one scale per channel,
 the accumulator promoted to full FP32 every PROMOTE keys because Hopper's FP8 MMA accumulates with
-a short mantissa) or in BF16. HEADROOM > 0 rescales lazily (FlashAttention-4's trick). Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
+a short mantissa) or in BF16. Tensors are padded to a multiple of 128 tokens so only the last key block is masked.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import triton
 import triton.language as tl
 
 PAD = 128  # tokens are padded to a multiple of this (>= every BLOCK_M / BLOCK_N used)
+_PAD = tl.constexpr(PAD)  # the same, as kernels read it
 
 
 @triton.jit
@@ -43,15 +44,21 @@ def _token_tile(x_ptr, mean_ptr, n_tokens, heads, stride_b, stride_s, stride_h,
 def quantize_rows_kernel(
     x_ptr, mean_ptr, out_ptr, scale_ptr, n_tokens, n_padded, heads,
     stride_b, stride_s, stride_h, extra_scale,
-    D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr,
+    D: tl.constexpr, BLOCK: tl.constexpr, SUBTRACT_MEAN: tl.constexpr, PER_TILE: tl.constexpr,
 ):
-    """[B, S, H, D] (any strides) -> INT8 [B*H, S_pad, D] with one FP32 scale per token (times extra_scale)."""
+    """[B, S, H, D] (any strides) -> INT8 [B*H, S_pad, D] with one FP32 scale (times extra_scale) per token,
+    or with PER_TILE one per BLOCK tokens (scales [B*H, S_pad // BLOCK])."""
     x, rows, cols, bh = _token_tile(x_ptr, mean_ptr, n_tokens, heads, stride_b, stride_s, stride_h, D, BLOCK,
                                     SUBTRACT_MEAN)
-    scale = tl.maximum(tl.max(tl.abs(x), axis=1), 1e-8) / 127.0
-    q = _round_to_int8(x / scale[:, None])
+    if PER_TILE:
+        scale = tl.maximum(tl.max(tl.max(tl.abs(x), axis=1), axis=0), 1e-8) / 127.0
+        q = _round_to_int8(x / scale)
+        tl.store(scale_ptr + bh * (n_padded // BLOCK) + tl.program_id(0), scale * extra_scale)
+    else:
+        scale = tl.maximum(tl.max(tl.abs(x), axis=1), 1e-8) / 127.0
+        q = _round_to_int8(x / scale[:, None])
+        tl.store(scale_ptr + bh * n_padded + rows, scale * extra_scale)
     tl.store(out_ptr + bh * n_padded * D + rows[:, None] * D + cols[None, :], q)
-    tl.store(scale_ptr + bh * n_padded + rows, scale * extra_scale)
 
 
 @triton.jit
@@ -72,51 +79,47 @@ LOG2_FP8_MAX = tl.constexpr(8.807354922057604)  # log2(448): the largest FP8 e4m
 @triton.jit
 def _attend_block(
     acc, m_i, l_i, q, q_scale, k_ptrs, k_scale_ptrs, v_ptrs, start, n_keys,
-    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr, PROMOTE: tl.constexpr, HEADROOM: tl.constexpr,
+    BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr, MASK: tl.constexpr, PROMOTE: tl.constexpr, K_TILE: tl.constexpr,
 ):
     keys = start + tl.arange(0, BLOCK_N)
     k = tl.load(k_ptrs)
-    # Scores without Q's scale; it enters below through one FMA per score (q_scale > 0 keeps the max).
-    s = tl.dot(q, tl.trans(k)).to(tl.float32) * tl.load(k_scale_ptrs)[None, :]
+    s = tl.dot(q, tl.trans(k)).to(tl.float32)
+    if K_TILE:
+        # One K scale for the whole block: it joins Q's in one factor per row, no multiply per score.
+        row_scale = q_scale * tl.load(k_scale_ptrs)
+    else:
+        s = s * tl.load(k_scale_ptrs)[None, :]
+        row_scale = q_scale
     if MASK:
         s = tl.where(keys[None, :] < n_keys, s, float("-inf"))
-    m_block = tl.max(s, axis=1) * q_scale
-    if HEADROOM > 0:
-        # Lazy rescaling: the running max moves (and acc, l are rescaled) only when some row of this
-        # block outgrows it by more than 2^HEADROOM; exact either way, since acc and l share the max.
-        if tl.max(m_block - m_i, axis=0) > HEADROOM:
-            m_new = tl.maximum(m_i, m_block)
-            alpha = tl.math.exp2(m_i - m_new)
-            acc = acc * alpha[:, None]
-            l_i = l_i * alpha
-            m_i = m_new
-        shift = m_i - (LOG2_FP8_MAX - HEADROOM) if PV_FP8 else m_i
-    else:
-        m_new = tl.maximum(m_i, m_block)
-        alpha = tl.math.exp2(m_i - m_new)
-        acc = acc * alpha[:, None]
-        l_i = l_i * alpha
-        m_i = m_new
-        # P scaled by 448 inside exp2: the full e4m3 range at no extra multiply (it cancels in acc / l).
-        shift = m_i - LOG2_FP8_MAX if PV_FP8 else m_i
-    p = tl.math.exp2(s * q_scale[:, None] - shift[:, None])
-    l_i += tl.sum(p, axis=1)
+    # Scores still without the row's scale; it enters through one FMA per score (row_scale > 0 keeps the max).
+    m_block = tl.max(s, axis=1) * row_scale
+    m_new = tl.maximum(m_i, m_block)
+    alpha = tl.math.exp2(m_i - m_new)
+    m_i = m_new
+    # P scaled by 448 inside exp2: the full e4m3 range at no extra multiply (it cancels in acc / l).
+    shift = m_i - LOG2_FP8_MAX if PV_FP8 else m_i
+    p = tl.math.exp2(s * row_scale[:, None] - shift[:, None])
+    l_i = l_i * alpha + tl.sum(p, axis=1)
     if PV_FP8:
+        p8 = p.to(tl.float8e4nv)
         v = tl.load(v_ptrs)  # [D, BLOCK_N] fp8
         # Hopper's FP8 MMA accumulates with a short mantissa; adding into the FP32 accumulator every
-        # PROMOTE keys (at most once a block) keeps the error from growing with the sequence length (0: never).
+        # PROMOTE keys keeps the error from growing with the sequence length (0: never). Once a block is
+        # done here, not by Triton: its promotion reads the accumulator mid-MMA, which makes ptxas
+        # serialise every MMA of the kernel.
         if PROMOTE >= BLOCK_N:
-            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc, max_num_imprecise_acc=BLOCK_N)
+            acc = acc * alpha[:, None] + tl.dot(p8, tl.trans(v))
         elif PROMOTE > 0:
-            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc, max_num_imprecise_acc=PROMOTE)
+            acc = tl.dot(p8, tl.trans(v), acc * alpha[:, None], max_num_imprecise_acc=PROMOTE)
         else:
-            acc = tl.dot(p.to(tl.float8e4nv), tl.trans(v), acc)
+            acc = tl.dot(p8, tl.trans(v), acc * alpha[:, None])
     else:
         if MASK:
             v = tl.load(v_ptrs, mask=keys[:, None] < n_keys, other=0.0)
         else:
             v = tl.load(v_ptrs)  # [BLOCK_N, D] bf16
-        acc = tl.dot(p.to(v.dtype), v, acc)
+        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None])
     return acc, m_i, l_i
 
 
@@ -126,9 +129,11 @@ def attention_kernel(
     n_queries, n_keys, q_padded, k_padded, heads,
     stride_vb, stride_vs, stride_vh, stride_ob, stride_os, stride_oh,
     D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, PV_FP8: tl.constexpr,
-    PROMOTE: tl.constexpr, HEADROOM: tl.constexpr, WARP_SPECIALIZE: tl.constexpr,
+    PROMOTE: tl.constexpr, WARP_SPECIALIZE: tl.constexpr, K_TILE: tl.constexpr,
 ):
-    """One program: BLOCK_M queries of one (batch, head) against every key, online softmax."""
+    """One program: BLOCK_M queries of one (batch, head) against every key, online softmax.
+
+    K_TILE: K has one scale per 128 (PAD) keys, else one per key."""
     block, bh = tl.program_id(0), tl.program_id(1)
     b, h = bh // heads, bh % heads
     rows = block * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -137,7 +142,10 @@ def attention_kernel(
     q = tl.load(q_ptr + bh * q_padded * D + rows[:, None] * D + cols[None, :])
     q_scale = tl.load(q_scale_ptr + bh * q_padded + rows)
     k_base = k_ptr + bh * k_padded * D + keys[:, None] * D + cols[None, :]
-    k_scale_base = k_scale_ptr + bh * k_padded + keys
+    if K_TILE:
+        k_scale_base = k_scale_ptr + bh * (k_padded // _PAD)
+    else:
+        k_scale_base = k_scale_ptr + bh * k_padded + keys
     if PV_FP8:
         v_base = v_ptr + bh * D * k_padded + cols[:, None] * k_padded + keys[None, :]
         step_v = 1
@@ -150,19 +158,27 @@ def attention_kernel(
     full = n_keys - n_keys % BLOCK_N
     for start in tl.range(0, full, BLOCK_N, warp_specialize=WARP_SPECIALIZE):
         acc, m_i, l_i = _attend_block(
-            acc, m_i, l_i, q, q_scale, k_base + start * D, k_scale_base + start, v_base + start * step_v, start,
-            n_keys, BLOCK_N, PV_FP8, False, PROMOTE, HEADROOM,
+            acc, m_i, l_i, q, q_scale, k_base + start * D, _scale_ptrs(k_scale_base, start, K_TILE),
+            v_base + start * step_v, start, n_keys, BLOCK_N, PV_FP8, False, PROMOTE, K_TILE,
         )
     if full < n_keys:
         acc, m_i, l_i = _attend_block(
-            acc, m_i, l_i, q, q_scale, k_base + full * D, k_scale_base + full, v_base + full * step_v, full,
-            n_keys, BLOCK_N, PV_FP8, True, PROMOTE, HEADROOM,
+            acc, m_i, l_i, q, q_scale, k_base + full * D, _scale_ptrs(k_scale_base, full, K_TILE),
+            v_base + full * step_v, full, n_keys, BLOCK_N, PV_FP8, True, PROMOTE, K_TILE,
         )
     out = acc / l_i[:, None]
     if PV_FP8:
         out = out * tl.load(v_scale_ptr + bh * D + cols)[None, :] + tl.load(v_mean_ptr + bh * D + cols)[None, :]
     o_ptrs = o_ptr + b * stride_ob + h * stride_oh + rows[:, None] * stride_os + cols[None, :]
     tl.store(o_ptrs, out.to(o_ptr.dtype.element_ty), mask=rows[:, None] < n_queries)
+
+
+@triton.jit
+def _scale_ptrs(base, start, K_TILE: tl.constexpr):
+    """Where the K scales of the block starting at key `start` are: one (K_TILE) or one per key."""
+    if K_TILE:
+        return base + start // _PAD
+    return base + start
 
 
 QUANT_BLOCK = 64
@@ -179,10 +195,13 @@ FP8_CONFIGS = _configs(((64, 128, 4, 3), (128, 128, 8, 3), (64, 128, 4, 4)))
 PV16_CONFIGS = _configs(((128, 64, 8, 3), (128, 128, 8, 3)))
 # The numerics switches, fixed rather than tuned (each changes the error, not only the speed), as the
 # H100 sweeps chose them (BENCHMARKS.md): FP8 P·V promoted into FP32 once a block (never promoting
-# is 7 % faster but 5.4 % off on structured inputs); lazy rescaling and Triton's warp specialisation
-# were slower here. Also slower, and removed after their sweep (commit 7a173c5 has them): INT32 scores
-# converted through a magic number instead of the hardware conversion, and exp2 on the FMA units.
-VARIANT = dict(PROMOTE=128, HEADROOM=0, WARP_SPECIALIZE=False)
+# is 7 % faster but 5.4 % off on structured inputs); one K scale per 128 keys (K_TILE: 12 % faster
+# than one per key, 0.859 % against 0.858 % off on structured inputs at 720P); Triton's warp
+# specialisation was slower here. Also slower, and removed after their sweeps: INT32 scores converted
+# through a magic number, exp2 on the FMA units (commit 7a173c5 has both), lazy rescaling, row sums
+# of P on the tensor cores, and QK of the next block issued before the softmax (FlashAttention-3's
+# order, as far as Triton 3.6 follows it).
+VARIANT = dict(PROMOTE=128, WARP_SPECIALIZE=False, K_TILE=True)
 _KEY = ["n_keys", "heads", "D", "PV_FP8", *VARIANT]
 tuned_fp8_kernel = triton.autotune(configs=FP8_CONFIGS, key=_KEY)(attention_kernel)
 tuned_pv16_kernel = triton.autotune(configs=PV16_CONFIGS, key=_KEY)(attention_kernel)

@@ -27,12 +27,24 @@ FP8_MAX = 448.0
 # ---- the numerics, in plain torch -------------------------------------------------------------
 
 
-def quantize_per_token(x: torch.Tensor, subtract_mean: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """[B, S, H, D] -> (INT8 [B, S, H, D], FP32 scale [B, S, H]); rounds half away from zero like the kernel."""
+def quantize_per_token(
+    x: torch.Tensor, subtract_mean: bool = False, tile: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, S, H, D] -> (INT8 [B, S, H, D], FP32 scale [B, S, H]); rounds half away from zero like the kernel.
+
+    With `tile`, tokens share one scale per `tile` consecutive tokens (the kernel's K_TILE); it is
+    still returned per token.
+    """
     x = x.float()
     if subtract_mean:
         x = x - x.mean(dim=1, keepdim=True)
-    scale = x.abs().amax(dim=-1, keepdim=True).clamp_min(1e-8) / 127.0
+    scale = x.abs().amax(dim=-1, keepdim=True)
+    if tile:
+        n = x.shape[1]
+        padded = F.pad(scale, (0, 0, 0, 0, 0, -n % tile))
+        scale = padded.unflatten(1, (-1, tile)).amax(dim=2, keepdim=True).expand(-1, -1, tile, -1, -1)
+        scale = scale.flatten(1, 2)[:, :n]
+    scale = scale.clamp_min(1e-8) / 127.0
     scaled = x / scale
     return (scaled.sign() * (scaled.abs() + 0.5).floor()).to(torch.int8), scale.squeeze(-1)
 
@@ -50,12 +62,16 @@ def quantize_per_channel_fp8(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 
 def reference_int8_attention(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, pv_fp8: bool = True, scale: float | None = None
+    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, pv_fp8: bool = True, scale: float | None = None,
+    k_tile: int | None = 128,
 ) -> torch.Tensor:
-    """What the kernel computes, materialising the whole score matrix (small sizes only); [B, S, H, D] layout."""
+    """What the kernel computes, materialising the whole score matrix (small sizes only); [B, S, H, D] layout.
+
+    `k_tile`: K's scale is shared by that many keys (the kernel's K_TILE), None: one per key.
+    """
     scale = scale if scale is not None else query.shape[-1] ** -0.5
     q8, q_scale = quantize_per_token(query)
-    k8, k_scale = quantize_per_token(key, subtract_mean=True)
+    k8, k_scale = quantize_per_token(key, subtract_mean=True, tile=k_tile)
     scores = torch.einsum("bqhd,bkhd->bhqk", q8.float(), k8.float())
     scores = scores * q_scale.permute(0, 2, 1)[..., None] * k_scale.permute(0, 2, 1)[:, :, None, :] * scale
     p = torch.exp(scores - scores.amax(dim=-1, keepdim=True))
@@ -106,15 +122,19 @@ def int8_attention(
     q8 = torch.empty(bh, q_pad, dim, dtype=torch.int8, device=dev)
     q_scale = torch.empty(bh, q_pad, dtype=torch.float32, device=dev)
     k8 = torch.empty(bh, k_pad, dim, dtype=torch.int8, device=dev)
-    k_scale = torch.empty(bh, k_pad, dtype=torch.float32, device=dev)
+    config = config or {}
+    variant = {k: config.get(k, default) for k, default in kern.VARIANT.items()}
+    k_rows = kern.PAD if variant["K_TILE"] else kern.QUANT_BLOCK
+    k_scale = torch.empty(bh, k_pad // k_rows if variant["K_TILE"] else k_pad, dtype=torch.float32, device=dev)
     k_mean = key.mean(dim=1, dtype=torch.float32).reshape(bh, dim)
     rows = kern.QUANT_BLOCK
     kern.quantize_rows_kernel[(q_pad // rows, bh)](
         query, k_mean, q8, q_scale, n_q, q_pad, heads, *query.stride()[:3], scale * LOG2E,
-        D=dim, BLOCK=rows, SUBTRACT_MEAN=False,
+        D=dim, BLOCK=rows, SUBTRACT_MEAN=False, PER_TILE=False,
     )
-    kern.quantize_rows_kernel[(k_pad // rows, bh)](
-        key, k_mean, k8, k_scale, n_k, k_pad, heads, *key.stride()[:3], 1.0, D=dim, BLOCK=rows, SUBTRACT_MEAN=True,
+    kern.quantize_rows_kernel[(k_pad // k_rows, bh)](
+        key, k_mean, k8, k_scale, n_k, k_pad, heads, *key.stride()[:3], 1.0, D=dim, BLOCK=k_rows,
+        SUBTRACT_MEAN=True, PER_TILE=variant["K_TILE"],
     )
     if pv_fp8:
         v_mean = value.mean(dim=1, dtype=torch.float32)
@@ -133,8 +153,6 @@ def int8_attention(
         q8, q_scale, k8, k_scale, v_arg, v_scale, v_mean, out, n_q, n_k, q_pad, k_pad, heads,
         *value.stride()[:3], *out.stride()[:3],
     )
-    config = config or {}
-    variant = {k: config.get(k, default) for k, default in kern.VARIANT.items()}
     if "BLOCK_M" not in config:
         tuned = kern.tuned_fp8_kernel if pv_fp8 else kern.tuned_pv16_kernel
         tuned[lambda meta: (q_pad // meta["BLOCK_M"], bh)](*args, D=dim, PV_FP8=pv_fp8, **variant)
