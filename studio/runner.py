@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from diffusers.hooks import HookRegistry, ModelHook
 
 from .errors import Cancelled
 from .events import Event, Preview, Progress
@@ -22,6 +23,7 @@ from .preview import X0Tap, latent_to_rgb
 from .request import GenerationRequest
 
 Emit = Callable[[Event], None]
+_STREAM_HOOK = "studio_stream_frames"
 
 
 @dataclass
@@ -41,7 +43,11 @@ class RunResult:
 
 
 class PipelineRunner:
-    """One job on one pipeline; `hooks` (memory plans, speed-ups) wrap it; `preview_every` = 0 turns previews off."""
+    """One job on one pipeline; `hooks` (memory plans, speed-ups) wrap it; `preview_every` = 0 turns previews off.
+
+    `on_frames` gets decoded frames while the VAE is still decoding (see `decode_latents`), so an
+    MP4 encoder can work beside it.
+    """
 
     def __init__(
         self,
@@ -51,12 +57,14 @@ class PipelineRunner:
         preview_every: int = 1,
         preview_frames: int = 4,
         preview_height: int = 320,
+        on_frames: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self.pipe = pipe
         self.hooks = tuple(hooks)
         self.preview_every = preview_every
         self.preview_frames = preview_frames
         self.preview_height = preview_height
+        self.on_frames = on_frames
 
     def run(
         self,
@@ -136,7 +144,7 @@ class PipelineRunner:
 
         emit(Progress(job_id, "decode", request.steps, request.steps, time.perf_counter() - denoise_start))
         decode_start = time.perf_counter()
-        result.frames = decode_latents(pipe, latents)
+        result.frames = decode_latents(pipe, latents, self.on_frames)
         result.timings["decode"] = time.perf_counter() - decode_start
         result.timings["total"] = time.perf_counter() - started
         return result
@@ -148,18 +156,55 @@ class PipelineRunner:
             self.pipe.scheduler = type(scheduler).from_config(scheduler.config, flow_shift=shift)
 
 
-def decode_latents(pipe, latents: torch.Tensor) -> np.ndarray:
-    """The pipeline's own decode (un-normalise, VAE, post-process) -> uint8 [F, H, W, 3]."""
+def decode_latents(
+    pipe, latents: torch.Tensor, on_frames: Callable[[np.ndarray], None] | None = None
+) -> np.ndarray:
+    """The pipeline's own decode (un-normalise, VAE, post-process) -> uint8 [F, H, W, 3].
+
+    `on_frames` receives the frames while the VAE is still decoding, in the order they come, when
+    the decoder's outputs are whole frames; tiled decodes and patchified VAEs (TI2V-5B) produce
+    tiles or patches, so nothing is streamed there and the caller takes every frame from the result.
+    """
     from diffusers.utils.torch_utils import get_module_execution_device
 
     vae = pipe.vae
-    with torch.inference_mode():
-        latents = latents.to(get_module_execution_device(vae), dtype=vae.dtype)
-        shape = (1, vae.config.z_dim, 1, 1, 1)
-        mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents)
-        std = torch.tensor(vae.config.latents_std).view(shape).to(latents)
-        video = vae.decode(latents * std + mean, return_dict=False)[0]
-        video = pipe.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
+    registry = HookRegistry.check_if_exists_or_initialize(vae.decoder) if on_frames is not None else None
+    if registry is not None:
+        scale = vae.config.scale_factor_spatial
+        whole = (latents.shape[0], latents.shape[-2] * scale, latents.shape[-1] * scale)
+        registry.register_hook(_StreamFrames(pipe, whole, on_frames), _STREAM_HOOK)
+    try:
+        with torch.inference_mode():
+            latents = latents.to(get_module_execution_device(vae), dtype=vae.dtype)
+            shape = (1, vae.config.z_dim, 1, 1, 1)
+            mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents)
+            std = torch.tensor(vae.config.latents_std).view(shape).to(latents)
+            return _to_uint8(pipe, vae.decode(latents * std + mean, return_dict=False)[0])
+    finally:
+        if registry is not None:
+            registry.remove_hook(_STREAM_HOOK, recurse=False)
+
+
+class _StreamFrames(ModelHook):
+    """Hands each whole-frame chunk the VAE decoder returns to `on_frames`, converted as `vae.decode` would.
+
+    Registered for the decode only, after any hook a job attached (BF16 autocast), so it is the
+    outermost one and sees the decoder's final FP32 output.
+    """
+
+    def __init__(self, pipe, whole: tuple[int, int, int], on_frames: Callable[[np.ndarray], None]) -> None:
+        super().__init__()
+        self.pipe, self.whole, self.on_frames = pipe, whole, on_frames
+
+    def post_forward(self, module: torch.nn.Module, output: torch.Tensor) -> torch.Tensor:
+        if (output.shape[0], *output.shape[-2:]) == self.whole:
+            self.on_frames(_to_uint8(self.pipe, output.clamp(-1.0, 1.0)))  # _decode clamps after concatenating
+        return output
+
+
+def _to_uint8(pipe, video: torch.Tensor) -> np.ndarray:
+    """Clamped decoder output [B, 3, F, H, W] -> the first video, uint8 [F, H, W, 3], as diffusers post-processes it."""
+    video = pipe.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
     return (video.permute(0, 2, 3, 1).float() * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
 
 

@@ -197,6 +197,7 @@ class Studio:
     ) -> Iterator[Event]:
         started = time.perf_counter()
         notices: list[str] = []
+        writer: video.Mp4Writer | None = None  # the current attempt's MP4, encoded while the VAE decodes
         try:
             _check_storage(Path(output).parent if output else Path(self.config.outputs) / "videos", request)
             yield Progress(job_id, "language")
@@ -219,17 +220,21 @@ class Studio:
                     if not announced:
                         announced = True
                         yield Started(job_id, request.to_dict(), prepared, plan.name)
-                    result = yield from self._run_pipeline(job_id, pipe, plan, request, prepared, cancel)
+                    writer = video.Mp4Writer(self._mp4_path(job_id, output), request.fps,
+                                             _metadata(job_id, request, prepared, plan))
+                    result = yield from self._run_pipeline(job_id, pipe, plan, request, prepared, cancel, writer)
                 except torch.OutOfMemoryError:
                     pass  # handled below: outside this block the error's frames, which hold GPU tensors, are freed
                 if result is None:
                     pipe = None
+                    if writer is not None:
+                        writer.abort()  # before the next attempt writes the same partial file
                     plan = self._fall_back(plan, notices, job_id, retried=fell_back)
                     fell_back = True
                     yield Notice(job_id, notices[-1])
             yield Progress(job_id, "encode")
             result.timings["language"] = language_seconds
-            summary = self._write_outputs(job_id, request, prepared, plan, result, notices, started, output)
+            summary = self._write_outputs(job_id, request, prepared, plan, result, notices, started, writer)
             yield Done(job_id, summary["output"], summary["thumbnail"], summary["sidecar"], summary)
         except CancelledError as exc:
             self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message=str(exc))
@@ -244,6 +249,9 @@ class Studio:
                 error_traceback=traceback.format_exc(),
             )
             yield Failed(job_id, "internal", f"the job failed: {type(exc).__name__}: {str(exc)[:300]}")
+        finally:
+            if writer is not None:
+                writer.abort()  # a failed, cancelled or abandoned job leaves no partial MP4; after close: no-op
 
     def _prepare_prompt(self, request: GenerationRequest) -> dict[str, Any]:
         prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate)
@@ -251,10 +259,17 @@ class Studio:
             prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user")
         return prepared
 
-    def _run_pipeline(self, job_id, pipe, plan, request, prepared, cancel) -> Iterator[Event]:
-        """Run the blocking pipeline in a worker thread and relay its events as they come."""
+    def _run_pipeline(
+        self, job_id, pipe, plan, request, prepared, cancel, writer: video.Mp4Writer
+    ) -> Iterator[Event]:
+        """Run the blocking pipeline in a worker thread and relay its events as they come.
+
+        The one-GPU runner feeds `writer` while the VAE decodes; the multi-GPU one leaves it to `_write_outputs`.
+        """
         events: queue.Queue = queue.Queue()
-        runner = pipe if isinstance(pipe, ParallelRunner) else PipelineRunner(pipe, hooks=[plan, *self.speed.hooks])
+        runner = pipe if isinstance(pipe, ParallelRunner) else PipelineRunner(
+            pipe, hooks=[plan, *self.speed.hooks], on_frames=writer.add
+        )
         spec = self.spec_for(request.model)
         negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
 
@@ -309,24 +324,21 @@ class Studio:
         self.history.update(job_id, notices=notices)
         return lighter
 
+    def _mp4_path(self, job_id: str, output: Path | None) -> Path:
+        return Path(output) if output else Path(self.config.outputs) / "videos" / f"{job_id}.mp4"
+
     def _write_outputs(
-        self, job_id, request, prepared, plan, result: RunResult, notices, started, output: Path | None
+        self, job_id, request, prepared, plan, result: RunResult, notices, started, writer: video.Mp4Writer
     ) -> dict[str, Any]:
-        folder = Path(self.config.outputs) / "videos"
-        mp4, sidecar, thumb = (folder / f"{job_id}{suffix}" for suffix in (".mp4", ".json", ".jpg"))
-        mp4 = Path(output) if output else mp4
-        folder.mkdir(parents=True, exist_ok=True)
+        """Finish the MP4 (the frames the decode did not stream, then the encoder's tail), then the rest."""
         encode_start = time.perf_counter()
-        metadata = {
-            "job_id": job_id, "prompt": request.prompt, "model_prompt": prepared["model_prompt"],
-            "language": prepared["language"], "translated": prepared["translated"],
-            "translator": prepared["backend"], "language_notice": prepared.get("notice"),
-            "styled_prompt": prepared.get("styled_prompt"), "seed": request.seed, "model": request.model,
-            "settings": request.to_dict(), "plan": plan.name, "generator": "Wan Studio",
-        }
-        video.write_mp4(result.frames, mp4, request.fps, metadata)
-        video.write_thumbnail(result.frames[len(result.frames) // 2], thumb)
+        writer.add(result.frames[writer.frames_added:])
+        mp4 = writer.close()
         timings = {**result.timings, "encode": time.perf_counter() - encode_start}
+        folder = Path(self.config.outputs) / "videos"
+        sidecar, thumb = folder / f"{job_id}.json", folder / f"{job_id}.jpg"
+        folder.mkdir(parents=True, exist_ok=True)
+        video.write_thumbnail(result.frames[len(result.frames) // 2], thumb)
         seconds = time.perf_counter() - started
         summary = {
             "job_id": job_id, "output": str(mp4), "thumbnail": str(thumb), "sidecar": str(sidecar),
@@ -338,12 +350,23 @@ class Studio:
             "step_seconds": [round(s, 4) for s in result.step_seconds],
             "timings": {k: round(v, 4) for k, v in timings.items()}, "seconds": round(seconds, 3),
         }
-        video.write_json({**metadata, "summary": summary}, sidecar)
+        video.write_json({**writer.metadata, "summary": summary}, sidecar)
         self.history.finish(
             job_id, "done", output=str(mp4), thumbnail=str(thumb), sidecar=str(sidecar), seconds=seconds,
             notices=notices,
         )
         return summary
+
+
+def _metadata(job_id: str, request: GenerationRequest, prepared: dict[str, Any], plan: MemoryPlan) -> dict[str, Any]:
+    """What the MP4 carries and the sidecar repeats: enough to find the job again and to redo it."""
+    return {
+        "job_id": job_id, "prompt": request.prompt, "model_prompt": prepared["model_prompt"],
+        "language": prepared["language"], "translated": prepared["translated"],
+        "translator": prepared["backend"], "language_notice": prepared.get("notice"),
+        "styled_prompt": prepared.get("styled_prompt"), "seed": request.seed, "model": request.model,
+        "settings": request.to_dict(), "plan": plan.name, "generator": "Wan Studio",
+    }
 
 
 def _lighter_or_same(plan: MemoryPlan, than: MemoryPlan) -> bool:

@@ -1,13 +1,17 @@
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from studio.errors import Cancelled
 from studio.events import Preview, Progress
 from studio.models import MODELS
 from studio.request import GenerationRequest
-from studio.runner import PipelineRunner
+from studio.runner import PipelineRunner, decode_latents
+from studio.speed.decode import Bf16Decode
+from studio.tiny import build_tiny_pipeline
 
 SPEC = MODELS["tiny"]
 
@@ -73,3 +77,75 @@ def test_flow_shift_is_applied_per_job(tiny_pipe):
     assert runner.pipe.scheduler.config.flow_shift == 5.0
     runner.run("b", _request(steps=1), "cat", "", emit=lambda e: None)
     assert runner.pipe.scheduler.config.flow_shift == 12.0
+
+
+def _latents(frames: int = 3):
+    return torch.randn(1, 16, frames, 32, 32, generator=torch.Generator().manual_seed(5))  # 256x256, 4k-3 frames
+
+
+def test_the_runner_streams_the_decoded_frames_as_the_vae_makes_them(tiny_pipe):
+    chunks = []
+    result = PipelineRunner(tiny_pipe, preview_every=0, on_frames=chunks.append).run(
+        "job", _request(frames=9, steps=1), "cat", "", emit=lambda e: None
+    )
+    assert [len(c) for c in chunks] == [1, 4, 4]  # one call per latent frame: 1 video frame, then 4 each
+    assert np.array_equal(np.concatenate(chunks), result.frames)
+    assert tiny_pipe.vae.decoder._diffusers_hook.hooks == {}  # attached for the decode only
+
+
+def test_streamed_chunks_are_the_returned_frames_bit_for_bit(tiny_pipe):
+    chunks = []
+    frames = decode_latents(tiny_pipe, _latents(), on_frames=chunks.append)
+    assert len(chunks) > 1 and chunks[0].dtype == np.uint8
+    assert np.array_equal(np.concatenate(chunks), frames)
+    assert np.array_equal(decode_latents(tiny_pipe, _latents()), frames)  # streaming changes nothing
+
+
+def test_a_tiled_decode_streams_nothing(tiny_pipe):
+    vae = tiny_pipe.vae
+    tiles = {name: getattr(vae, name) for name in ("tile_sample_min_height", "tile_sample_min_width",
+                                                   "tile_sample_stride_height", "tile_sample_stride_width")}
+    vae.enable_tiling(tile_sample_min_height=192, tile_sample_min_width=192, tile_sample_stride_height=128,
+                      tile_sample_stride_width=128)  # 2 x 2 tiles at 256 x 256
+    try:
+        chunks = []
+        frames = decode_latents(tiny_pipe, _latents(), on_frames=chunks.append)
+        assert chunks == []
+        assert np.array_equal(decode_latents(tiny_pipe, _latents()), frames)
+    finally:
+        vae.disable_tiling()
+        for name, value in tiles.items():  # the fixture is shared: leave the tile sizes as they were
+            setattr(vae, name, value)
+    assert not np.array_equal(decode_latents(tiny_pipe, _latents()), frames)  # it was tiled
+
+
+def test_a_patchified_vae_streams_nothing():
+    """TI2V-5B's decoder returns 2x2 pixel patches as channels: not frames until the VAE unpatchifies them."""
+    pipe = build_tiny_pipeline("tiny-5b")
+    chunks = []
+    frames = decode_latents(pipe, torch.randn(1, 48, 3, 16, 16), on_frames=chunks.append)
+    assert chunks == [] and frames.shape == (9, 256, 256, 3)
+
+
+def test_streaming_composes_with_the_bf16_decode_hook(tiny_pipe):
+    bf16 = Bf16Decode()
+    exact = decode_latents(tiny_pipe, _latents())
+    bf16.on_job_start(tiny_pipe, SimpleNamespace(mode="fast"))
+    try:
+        chunks = []
+        frames = decode_latents(tiny_pipe, _latents(), on_frames=chunks.append)
+        assert list(tiny_pipe.vae.decoder._diffusers_hook.hooks) == ["studio_bf16_decode"]
+    finally:
+        bf16.on_job_end(tiny_pipe)
+    assert len(chunks) > 1 and np.array_equal(np.concatenate(chunks), frames)
+    assert not np.array_equal(frames, exact)  # the decode did run in BF16
+    assert np.array_equal(decode_latents(tiny_pipe, _latents()), exact)  # and both hooks are gone
+
+
+def test_a_failing_consumer_fails_the_decode_and_the_hook_is_removed(tiny_pipe):
+    def full(frames):
+        raise OSError("the encoder is gone")
+
+    with pytest.raises(OSError, match="the encoder is gone"):
+        decode_latents(tiny_pipe, _latents(), on_frames=full)
+    assert tiny_pipe.vae.decoder._diffusers_hook.hooks == {}

@@ -6,11 +6,12 @@ import json
 import re
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from bench import compose, e2e, fullsize
+from bench import compose, e2e, fullsize, levers
 from bench.compose import ShortRun
 from bench.run import Sections
 from studio.jobhooks import JobHook
@@ -101,6 +102,15 @@ def test_stock_and_studio_runners_at_tiny_size():
     assert exact is not None and tap.latent.shape == exact.shape
     quick = e2e.ours(pipe, hooks, steps=4, mode="fast", prepare=fast_request, **size)
     assert (quick["steps"], quick["guidance"]) == (4, (1.0, 1.0)) and fast.fuse_seconds > 0
+
+
+def test_encoding_overlapped_with_the_decode_at_tiny_size():
+    """The bench row that pits decode-then-encode against the studio's streamed encode: same frames, both timed."""
+    cpu = torch.device("cpu")
+    pipe = SimpleNamespace(vae=fullsize.vae(cpu, tiny=True), video_processor=levers._video_processor())
+    row = levers.overlapped_encode(pipe, torch.randn(fullsize.latent_shape(256, 256, frames=21)), cpu)
+    assert row["same_frames"] and row["streamed_frames"] == 21 and "21 frames" in row["what"]
+    assert row["seconds"] > 0 and row["decode_then_encode_s"] > 0
 
 
 def test_full_size_shapes():
