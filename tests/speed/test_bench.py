@@ -173,8 +173,19 @@ def test_report_composes_the_session_files(tmp_path):
     assert result["quality_480p_s"] == pytest.approx(0.1 + 40 * 5.0 + 3.0 + 1.0)
     assert result["quality_480p_fp8_8bit_s"] == pytest.approx(0.1 + 40 * 4.0 + 3.0 + 1.0)
     assert result["speedup_vs_stock_per_step_480p_fp8_8bit"] == 1.5 and "quality_480p_8bit_s" not in result
-    assert result["fast_720p_s"] == pytest.approx(41.0 + 6.0 + 1.0) and result["turbo_720p_s"] is None  # the 8-bit job
-    assert result["fast_720p_studio_s"] == 52.0 and result["fast_720p_studio_smooth_mp4_s"] == 48.0
+    assert result["fast_720p_s"] == 52.0 and result["turbo_720p_s"] is None  # the warm job through the studio
+    # without a job through the studio: the runner's warm 8-bit job + MP4
+    (first / "studio-fast-compile.json").unlink()
+    assert report.build([first, second])["fast_720p_s"] == pytest.approx(41.0 + 6.0 + 1.0)
+    # one call with both sizes and their stock runs takes the place of the per-size files
+    _part(first, "quality-8bit.json", {
+        "stock 720p": dict(step_seconds=[27.0, 24.0], after_last_step_s=9.0),
+        "ours 720p int8 attention": ours([30.0, 15.0]),
+        "stock 480p": dict(step_seconds=[7.5, 6.0, 6.0], after_last_step_s=4.0),
+        "ours 480p int8 attention": ours([99.0, 4.0, 4.0], decode=3.0),
+    })
+    result = report.build([first, second])
+    assert result["speedup_vs_stock_per_step_8bit"] == 1.6 and result["speedup_vs_stock_per_step_480p_8bit"] == 1.5
 
 
 def test_memory_plan_bench_runs_warm_fast_jobs_through_the_studio(tmp_path):
