@@ -72,8 +72,10 @@ def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
 
 
 def _transformer(channels: int) -> WanTransformer3DModel:
+    # Head dim 16: CUDA's fused attention kernels (cuDNN, flash, memory-efficient) need a multiple of 8, and a GPU
+    # machine without real weights runs this model (with 12, every job failed there: first 2-GPU run).
     return WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=channels,
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=channels,
         out_channels=channels, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
     ).eval()

@@ -39,3 +39,11 @@ def test_both_layouts_build_with_the_documented_shapes():
     assert five_b.transformer_2 is None and five_b.config.expand_timesteps
     assert a14b.vae.config.z_dim == 16 and five_b.vae.config.z_dim == 48
     assert torch.equal(next(a14b.transformer.parameters()), next(build_tiny_pipeline("tiny").transformer.parameters()))
+
+
+def test_head_dim_suits_cuda_fused_attention():
+    """cuDNN, flash and memory-efficient SDPA need a head dim that is a multiple of 8; a GPU machine without
+    real weights runs the tiny model, and with 12 every job there failed ("No available kernel")."""
+    pipe = build_tiny_pipeline("tiny")
+    for model in (pipe.transformer, pipe.transformer_2):
+        assert model.config.attention_head_dim % 8 == 0
