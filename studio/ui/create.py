@@ -140,8 +140,8 @@ def build(studio: Studio) -> CreateTab:
                                               elem_id="memory_plan")
                     attention = gr.Dropdown(
                         ATTENTION_OPTIONS, value="default", label="Attention", elem_id="attention",
-                        info="Studio setting: exact for quality and turbo, 8-bit for fast. 8-bit is ours: about 9 % "
-                             "faster per 720P step on an H100, ~1 % error (BENCHMARKS.md).",
+                        info="Studio setting: exact for quality and turbo, 8-bit for fast. 8-bit is ours: a 720P step "
+                             "about 16 % faster than exact on an H100, ~1 % error (BENCHMARKS.md).",
                     )
             with gr.Accordion("My presets", open=False, elem_id="my_presets"):
                 with gr.Row():

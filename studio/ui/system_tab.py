@@ -24,8 +24,8 @@ def _text(studio: Studio, measure: bool) -> str:
         f"**Speed-ups:** {studio.speed.describe()}  \n"
         "**8-bit attention (ours, INT8 Q·Kᵀ + FP8 P·V):** the default of fast jobs (`STUDIO_FAST_ATTENTION`), per "
         "job under Advanced → Attention, or for every job with `STUDIO_ATTENTION=int8`; on one H100 a 720P step "
-        "took 20.9 s against stock diffusers' 25.1 s (1.20x; the exact path: 1.11x), with 0.86 % error on "
-        "structured inputs and 6.2 % on random ones (BENCHMARKS.md).  \n"
+        "took 19.4 s against stock diffusers' 25.4 s (1.32x; the exact path: 1.11x), with 0.86 % error on "
+        "structured inputs and 6.3 % on random ones (BENCHMARKS.md).  \n"
         f"**Outputs and history:** `{studio.config.outputs}`\n\n"
         f"```text\n{format_report(studio.doctor(measure=measure))}\n```"
     )
