@@ -34,7 +34,7 @@ from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
 from .metrics import Metrics
 from .models import MODELS, ModelSpec, is_cached, resolve_model
-from .parallel import ParallelRunner, ParallelStore
+from .parallel import SPEED_NOT_SPLIT, ParallelRunner, ParallelStore
 from .pipelines import PipelineStore
 from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
@@ -91,6 +91,12 @@ class Studio:
         if model not in self.sources:
             raise InvalidRequest("model", model, f"available here: {', '.join(self.sources)}")
         return MODELS[model]
+
+    def speed_description(self) -> str:
+        """The speed-ups a job gets here (split runs over several GPUs get none of them yet)."""
+        if self.config.gpus > 1:
+            return f"{SPEED_NOT_SPLIT} ({self.config.gpus} GPUs)"
+        return self.speed.describe()
 
     def doctor(self, *, measure: bool = False) -> dict[str, Any]:
         """The GPU doctor's report (studio.hardware) for this machine."""

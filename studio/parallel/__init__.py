@@ -6,7 +6,7 @@ the service runs like a PipelineRunner. Importing this package starts no process
 
 from .launcher import WorkerFailed, WorkerGroup
 from .layout import Layout, plan_layout
-from .runner import ParallelRunner
+from .runner import SPEED_NOT_SPLIT, ParallelRunner
 from .store import ParallelStore
 
-__all__ = ["Layout", "ParallelRunner", "ParallelStore", "WorkerFailed", "WorkerGroup", "plan_layout"]
+__all__ = ["SPEED_NOT_SPLIT", "Layout", "ParallelRunner", "ParallelStore", "WorkerFailed", "WorkerGroup", "plan_layout"]

@@ -14,6 +14,10 @@ from .layout import check_request
 from .protocol import Job
 
 
+# Said with every split job and in the System tab: the one-GPU speed hooks are not attached to the workers.
+SPEED_NOT_SPLIT = "the one-GPU speed-ups (compile, 8-bit attention, FP8 linears) are not applied to split runs yet"
+
+
 class ParallelRunner:
     """What the service runs instead of a PipelineRunner when the studio was started with several GPUs."""
 
@@ -34,5 +38,5 @@ class ParallelRunner:
         if not self.group.alive:  # the first job, or the next one after a worker failed
             self.group.start()
         check_request(self.group.layout, self.spec, request)
-        emit(Notice(job_id, f"running on {self.group.layout.describe()}"))
+        emit(Notice(job_id, f"running on {self.group.layout.describe()}; {SPEED_NOT_SPLIT}"))
         return self.group.run(Job(job_id, request, prompt, negative_prompt), emit, cancel or threading.Event())

@@ -21,7 +21,7 @@ def _text(studio: Studio, measure: bool) -> str:
     plan = f"`{loaded}` (loaded)" if loaded else "chosen when the first job starts"
     return (
         f"**Model:** {studio.spec.title}  \n**Memory plan:** {plan}  \n"
-        f"**Speed-ups:** {studio.speed.describe()}  \n"
+        f"**Speed-ups:** {studio.speed_description()}  \n"
         "**8-bit attention (ours, INT8 Q·Kᵀ + FP8 P·V):** the default of fast jobs (`STUDIO_FAST_ATTENTION`), per "
         "job under Advanced → Attention, or for every job with `STUDIO_ATTENTION=int8`; on one H100 a 720P step "
         "took 19.4 s against stock diffusers' 25.4 s (1.32x; the exact path: 1.11x), with 0.86 % error on "

@@ -9,6 +9,7 @@ from pathlib import Path
 from studio.__main__ import main
 from studio.config import StudioConfig
 from studio.events import Done, Failed, Notice, Preview, Progress, Started
+from studio.parallel import SPEED_NOT_SPLIT
 from studio.service import Studio
 
 
@@ -29,7 +30,8 @@ def test_studio_on_two_workers(tmp_path):
         events = list(studio.generate(request))
         assert [type(e) for e in events[:2]] == [Progress, Progress] and isinstance(events[2], Started)
         assert any(isinstance(e, Notice) and e.message == "running on 2 GPUs: prompt and negative-prompt passes "
-                   "on separate GPU groups" for e in events)
+                   f"on separate GPU groups; {SPEED_NOT_SPLIT}" for e in events)
+        assert studio.speed_description() == f"{SPEED_NOT_SPLIT} (2 GPUs)"
         assert sum(isinstance(e, Preview) for e in events) == 3 and isinstance(events[-1], Done)
         assert Path(events[-1].output).stat().st_size > 0 and events[-1].summary["previews"] == 3
 
