@@ -142,7 +142,7 @@ def overlapped_encode(pipe: Any, latents: torch.Tensor, device: torch.device) ->
             with video.Mp4Writer(Path(folder) / "during.mp4", 16, {"prompt": "bench"}) as writer:
                 frames = decode_latents(pipe, latents, writer.add)
                 streamed = writer.frames_added
-                writer.add(frames[streamed:])
+                writer.finish(frames)
             return frames, streamed
 
         serial, serial_s = timed(then_encode, device)

@@ -338,8 +338,7 @@ class Studio:
     ) -> dict[str, Any]:
         """Finish the MP4 (the frames the decode did not stream, then the encoder's tail), then the rest."""
         encode_start = time.perf_counter()
-        writer.add(result.frames[writer.frames_added:])
-        mp4 = writer.close()
+        mp4 = writer.finish(result.frames)
         timings = {**result.timings, "encode": time.perf_counter() - encode_start}
         folder = Path(self.config.outputs) / "videos"
         sidecar, thumb = folder / f"{job_id}.json", folder / f"{job_id}.jpg"

@@ -101,6 +101,12 @@ class Mp4Writer:
             self._raise_failure()
         return self.path
 
+    def finish(self, frames: np.ndarray) -> Path:
+        """Add the frames of the whole video `frames` that a producer has not streamed yet (all, when it
+        streamed none), then close."""
+        self.add(frames[self.frames_added:])
+        return self.close()
+
     def abort(self) -> None:
         """Stop encoding and remove the partial file; does nothing once closed or aborted."""
         if self._ended:
