@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--outputs", help="outputs and history folder (default: $STUDIO_OUTPUTS or ./outputs)")
     parser.add_argument("--gpus", type=int, help="split each video across this many GPUs (default: $STUDIO_GPUS or 1)")
+    parser.add_argument("--workers", type=int,
+                        help="jobs run at once, each on its own GPU (default: $STUDIO_WORKERS or one per GPU)")
     parser.add_argument("--translator", help="marian, m2m100, qwen, none or tiny (default: $STUDIO_TRANSLATOR or auto)")
     parser.add_argument("--memory-plan", help="auto or a plan name, see `python -m studio doctor`")
     args = parser.parse_args(argv)
@@ -39,14 +41,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         config = StudioConfig.from_env(
             model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus,
-            translator=args.translator, memory_plan=args.memory_plan,
+            workers=args.workers, translator=args.translator, memory_plan=args.memory_plan,
         )
         studio = Studio(config)
         auth = parse_auth(config.auth)
     except StudioError as exc:
         sys.exit(f"error: {exc}")
     app = build_app(studio)
-    studio.metrics.watch_queue(lambda: len(app._queue))  # Gradio has no public accessor for its queue length
+    studio.metrics.watch_queue(lambda: sum(job["status"] == "queued" for job in studio.queue.waiting()))
+    studio.start_workers(config.workers)
     app.launch(
         server_name=config.host, server_port=config.port,
         # Only the videos (with their thumbnails) and the assets: never history.sqlite, caches or user presets.

@@ -26,6 +26,7 @@ class StudioConfig:
     port: int = 7860
     max_queue: int = 16
     gpus: int = 1  # STUDIO_GPUS / --gpus: split each video across this many GPUs (studio.parallel)
+    workers: int = 0  # STUDIO_WORKERS / --workers: jobs run at once (0: one per GPU the model fits, one on CPU)
     auth: str | None = None
     rate_limit: str | None = None
     max_upload_bytes: int = 1024 * 1024
@@ -44,6 +45,7 @@ class StudioConfig:
             memory_plan=env.get("STUDIO_MEMORY_PLAN", cls.memory_plan),
             max_queue=_env_int(env, "STUDIO_MAX_QUEUE", cls.max_queue, 1),
             gpus=_env_int(env, "STUDIO_GPUS", cls.gpus, 0),
+            workers=_env_int(env, "STUDIO_WORKERS", cls.workers, 0),
             auth=env.get("STUDIO_AUTH") or None,
             rate_limit=env.get("STUDIO_RATE_LIMIT") or None,
         )

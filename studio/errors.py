@@ -29,6 +29,12 @@ class InvalidRequest(StudioError, ValueError):
         super().__init__(f"{field}: {shown} is not allowed; {allowed}")
 
 
+class NotYours(StudioError):
+    """With logins on, a user tried to see or change another user's job."""
+
+    kind = "forbidden"
+
+
 class InvalidSetting(StudioError):
     """An environment setting of the studio cannot be used; the message names it and the fix."""
 

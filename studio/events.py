@@ -1,4 +1,4 @@
-"""Typed events a job emits, in order: Queued? Started, (Progress | Preview | Notice)*, then Done | Cancelled | Failed.
+"""Typed events a job emits, in order: Queued*, Started, (Progress | Preview | Notice)*, then Done | Cancelled | Failed.
 
 UI, CLI and API consume the same stream; nothing here knows how it will be shown.
 """
@@ -16,6 +16,14 @@ Phase = Literal["language", "load", "text", "denoise", "decode", "encode"]
 @dataclass(frozen=True)
 class Event:
     job_id: str
+
+
+@dataclass(frozen=True)
+class Queued(Event):
+    """The job waits for a worker; `place` says where it stands ("3rd in line, starts in about 31 min")."""
+
+    place: str
+    ahead: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,3 +93,6 @@ class Failed(Event):
 def _clock(seconds: float | None) -> str:
     seconds = max(0, round(seconds or 0))
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+
+
+TERMINAL = (Done, Cancelled, Failed)

@@ -1,8 +1,9 @@
 """The persistent record of every job: SQLite (WAL) in the outputs folder.
 
-A job is written as `running` with the identity of the process that runs it; when that process is
-gone (crash, kill -9, power cut) the job reads as `interrupted`, never as `running`. Schema changes
-are numbered migrations applied on open.
+A job waits as `queued` (no owner: it survives restarts and runs when a worker claims it), then is
+`running` with the identity of the process that runs it; when that process is gone (crash, kill -9,
+power cut) the job reads as `interrupted`, never as `running`. Schema changes are numbered
+migrations applied on open.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _COLUMNS = (
     "id", "created", "started", "finished", "status", "model", "prompt", "seed", "request", "language",
     "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
     "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
+    "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested",
 )
 
 
@@ -42,7 +44,20 @@ def _m001_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_status ON jobs (status)")
 
 
-MIGRATIONS = (_m001_jobs,)
+def _m002_queue(db: sqlite3.Connection) -> None:
+    """The studio's own queue: a place in line, the batch and parent a job belongs to, the browser that
+    submitted it (a page finds its jobs again after a reload), favourites, the last step reached, and a
+    cancel asked by any process (the worker running the job reads it)."""
+    for column in ("position REAL", "batch_id TEXT", "batch_key TEXT", "parent_id TEXT", "client TEXT",
+                   "favourite INTEGER NOT NULL DEFAULT 0", "step INTEGER",
+                   "cancel_requested INTEGER NOT NULL DEFAULT 0"):
+        db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
+    db.execute("CREATE INDEX jobs_queue ON jobs (status, position)")
+    db.execute("CREATE INDEX jobs_batch ON jobs (batch_id, batch_key)")
+    db.execute("CREATE INDEX jobs_client ON jobs (client, created DESC)")
+
+
+MIGRATIONS = (_m001_jobs, _m002_queue)
 
 
 def _process_start(pid: int) -> str | None:
@@ -121,15 +136,20 @@ class History:
         finally:
             db.close()
 
-    def create(self, request: dict[str, Any], *, user: str | None = None, status: Status = "queued") -> str:
+    def create(self, request: dict[str, Any], *, user: str | None = None, status: Status = "running",
+               **fields: Any) -> str:
+        """A new job: `running` (owned by this process) for a job run at once, `queued` (no owner) for the queue."""
         job_id = new_job_id()
+        row = {"id": job_id, "created": time.time(), "status": status, "model": request.get("model"),
+               "prompt": request.get("prompt"), "seed": request.get("seed"),
+               "request": json.dumps(request, ensure_ascii=False),
+               "owner": current_owner() if status == "running" else None, "user": user, **fields}
+        if status == "running":
+            row.setdefault("started", row["created"])
         with self._db() as db:
-            db.execute(
-                "INSERT INTO jobs (id, created, status, model, prompt, seed, request, owner, user)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, time.time(), status, request.get("model"), request.get("prompt"), request.get("seed"),
-                 json.dumps(request, ensure_ascii=False), current_owner(), user),
-            )
+            if status == "queued":
+                row["position"] = db.execute("SELECT COALESCE(MAX(position), 0) + 1 FROM jobs").fetchone()[0]
+            db.execute(f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
         return job_id
 
     def update(self, job_id: str, **fields: Any) -> None:
@@ -165,10 +185,11 @@ class History:
         return [_row(row) for row in rows]
 
     def mark_interrupted(self) -> int:
-        """Turn jobs whose owning process has died into `interrupted`; returns how many.
+        """Turn running jobs whose owning process has died into `interrupted`; returns how many.
 
-        Looks in a read transaction first and writes only when it found some (the usual case is none)."""
-        query = "SELECT id, owner FROM jobs WHERE status IN ('queued', 'running')"
+        Queued jobs have no owner and wait for the next worker, across restarts. Looks in a read
+        transaction first and writes only when it found some (the usual case is none)."""
+        query = "SELECT id, owner FROM jobs WHERE status = 'running'"
         with self._db(write=False) as db:
             if not any(not owner_alive(row["owner"]) for row in db.execute(query).fetchall()):
                 return 0

@@ -1,13 +1,17 @@
-"""The studio's Python API: one place that wires language layer, pipelines, runner, encoder and history.
+"""The studio's Python API: one place that wires queue, workers, language layer, pipelines, runner, encoder
+and history.
 
-`Studio.generate(request)` is a generator of typed events; the UI, the CLI and the HTTP API all
-consume it. Only one job uses the GPU at a time. Whatever happens inside a job (bad input, out of
-memory, a crash of the model code, the consumer going away) ends in a history record and a
-terminal event, never in a lost job.
+Jobs belong to the studio: `submit` queues one and returns its id, a worker runs it, and `follow`
+streams its typed events to any number of followers (a tab, a reloaded tab, the API), starting with
+its current state; `cancel` stops it from anywhere. `generate` runs one job at once in the calling
+process (the CLI). Only one job uses the GPU at a time. Whatever happens inside a job (bad input,
+out of memory, a crash of the model code) ends in a history record and a terminal event, never in
+a lost job; a follower going away never stops one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import shutil
@@ -27,9 +31,11 @@ from . import logs, video
 from .access import RateLimit
 from .config import StudioConfig, check_safetensors
 from .errors import Cancelled as CancelledError
-from .errors import InvalidRequest, OutOfMemory, StorageError, StudioError
-from .events import Cancelled, Done, Event, Failed, Notice, Progress, Started
+from .errors import InvalidRequest, NotYours, OutOfMemory, StorageError, StudioError
+from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
+from .fanout import Fanout
 from .history import ACTIVE, History
+from .jobqueue import Estimator, JobQueue
 from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
 from .metrics import Metrics
@@ -40,6 +46,7 @@ from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
 from .runner import PipelineRunner, RunResult
 from .speed.plan import SpeedPlan
+from .workers import WorkerPool
 
 log = logging.getLogger("studio")
 
@@ -79,7 +86,145 @@ class Studio:
         self.metrics = Metrics()
         self.rate_limit = RateLimit.from_setting(config.rate_limit)
         self._gpu = threading.Lock()
+        self.queue = JobQueue(self.history)
+        self.estimator = Estimator(self.history)
+        self.fanout = Fanout()
+        self.workers: WorkerPool | None = None
         _remove_partials(Path(config.outputs))
+
+    def start_workers(self, count: int = 1, *, batch_id: str | None = None) -> WorkerPool:
+        """Start taking queued jobs (all, or one batch's); the served studio and `batch` call this, not import."""
+        if self.workers is None:
+            self.workers = WorkerPool(self, max(1, count), batch_id=batch_id).start()
+        return self.workers
+
+    def stop_workers(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
+            self.workers = None
+
+    def submit(
+        self, request: GenerationRequest, *, user: str | None = None, client: str | None = None,
+        batch_id: str | None = None, batch_key: str | None = None, parent_id: str | None = None,
+    ) -> str:
+        """Queue a job and return its id at once; a worker runs it whoever follows it (or nobody)."""
+        request = self.speed.prepare(request)
+        job_id = self.queue.enqueue(request.to_dict(), user=user, client=client, batch_id=batch_id,
+                                    batch_key=batch_key, parent_id=parent_id)
+        log.info("job queued", extra={"job_id": job_id, "user": user, "model": request.model, "seed": request.seed})
+        if self.workers is not None:
+            self.workers.wake()
+        return job_id
+
+    def job(self, job_id: str, *, user: str | None = None) -> dict[str, Any]:
+        """One job's record; with logins on (`user`), only the user's own."""
+        job = self.history.get(str(job_id or "").strip())
+        if job is None:
+            raise InvalidRequest("job", job_id, "no job has this id. Fix: copy an id from the queue, the History "
+                                 "tab or `python -m studio history`")
+        if user is not None and job.get("user") != user:
+            raise NotYours(f"job {job_id} belongs to another user. Fix: pick one of your own jobs.")
+        return job
+
+    def follow(self, job_id: str, *, user: str | None = None, poll: float = 1.0) -> Iterator[Event | None]:
+        """A job's events from its current state to its end, for any number of followers at once.
+
+        Yields None after `poll` seconds without news (a heartbeat, so a caller can stop following);
+        closing the iterator only stops following, never the job.
+        """
+        shown: Queued | None = None
+        while True:
+            job = self.job(job_id, user=user)
+            status = job["status"]
+            if status == "queued":
+                place = self.queue.place(job["id"], self.estimator)
+                update = Queued(job["id"], place.describe() if place else "waiting", place.ahead if place else 0)
+                yield update if update != shown else None
+                shown = update
+                time.sleep(min(poll, 0.5))
+            elif status == "running" and self.fanout.has(job["id"]):
+                for event in self.fanout.follow(job["id"], poll=poll):
+                    yield event
+                    if isinstance(event, TERMINAL):
+                        return
+            elif status == "running":  # claimed a moment ago, or run by another studio process: look again
+                yield None
+                time.sleep(min(poll, 0.5))
+            else:
+                yield self._ending(job)
+                return
+
+    def cancel(self, job_id: str, *, user: str | None = None) -> str:
+        """Stop a queued or running job, from any tab, process or client; returns what happened, in words."""
+        job = self.job(job_id, user=user)
+        if job["status"] == "queued" and self.queue.drop(job["id"], "cancelled before it started"):
+            self.fanout.publish(Cancelled(job["id"], 0, "cancelled before it started"))
+            return f"Cancelled job {job['id']} before it started."
+        if self.history.get(job["id"])["status"] == "running":
+            self.history.update(job["id"], cancel_requested=1)  # read by the worker of another process, too
+            if self.workers is not None:
+                self.workers.cancel(job["id"])
+            return f"Stopping job {job['id']} after its current step."
+        return f"Job {job['id']} has already ended ({self.history.get(job['id'])['status']})."
+
+    def move_to_top(self, job_id: str, *, user: str | None = None) -> str:
+        job = self.job(job_id, user=user)
+        if not self.queue.move_to_top(job["id"]):
+            return f"Job {job['id']} is not waiting ({job['status']}), so it has no place to change."
+        return f"Job {job['id']} is now first in line."
+
+    def requeue(self, job_id: str, *, user: str | None = None) -> str:
+        """Queue an interrupted, failed or cancelled job again with its own settings and seed."""
+        job = self.job(job_id, user=user)
+        if not self.queue.requeue(job["id"]):
+            raise InvalidRequest("job", job["id"], f"it is {job['status']}; only interrupted, failed or cancelled "
+                                 "jobs can be queued again. Fix: use Re-run for a finished job")
+        if self.workers is not None:
+            self.workers.wake()
+        return f"Job {job['id']} is queued again."
+
+    def jobs(self, *, user: str | None = None, client: str | None = None) -> list[dict[str, Any]]:
+        """The queue as a list: running jobs, then queued ones in order, each with its place; `user`/`client`
+        mark which are the caller's (`mine`)."""
+        line = self.queue.waiting()
+        running = [job for job in line if job["status"] == "running"]
+        rows, ahead = [], []
+        for job in line:
+            mine = (user is not None and job.get("user") == user) or (
+                user is None and client is not None and job.get("client") == client)
+            row = {"id": job["id"], "status": job["status"], "prompt": job.get("prompt") or "",
+                   "model": job.get("model"), "batch_id": job.get("batch_id"), "mine": mine}
+            if job["status"] == "queued":
+                row["place"] = len(ahead) + 1
+                row["starts_in"] = self.estimator.wait(running, ahead)
+                ahead.append(job)
+            rows.append(row)
+        return rows
+
+    def execute(self, job: dict[str, Any], cancel: threading.Event, output: Path | None = None) -> Iterator[Event]:
+        """Run a job the queue handed to this process (status `running`), yielding its events to the end."""
+        job_id = job["id"]
+        try:
+            request = GenerationRequest.from_dict(self.spec_for(job["request"].get("model")), job["request"])
+        except StudioError as exc:  # e.g. queued for a model this studio no longer serves
+            self.history.finish(job_id, "failed", error_kind=exc.kind, error_message=str(exc))
+            yield Failed(job_id, exc.kind, str(exc))
+            return
+        with self.metrics.slot(self._gpu):
+            yield from self._recorded(self._job(job_id, request, cancel, output))
+
+    def _ending(self, job: dict[str, Any]) -> Event:
+        """How an ended job ended, rebuilt from its record for a follower that came after the end."""
+        job_id, status = job["id"], job["status"]
+        if status == "done":
+            summary = _summary(job.get("sidecar"))
+            return Done(job_id, job.get("output") or "", job.get("thumbnail") or "", job.get("sidecar") or "", summary)
+        if status == "cancelled":
+            return Cancelled(job_id, job.get("step") or 0, job.get("error_message") or "cancelled")
+        message = job.get("error_message") or status
+        if status == "interrupted":
+            message += ". Fix: queue it again (History → Re-queue, or `python -m studio requeue " + job_id + "`)"
+        return Failed(job_id, job.get("error_kind") or status, message)
 
     def models(self) -> list[ModelSpec]:
         """The models this studio can run: the configured one first, then others whose weights are here."""
@@ -174,7 +319,7 @@ class Studio:
         cancel = cancel or threading.Event()
         request = self.speed.prepare(request)
         job_id = self.history.create(request.to_dict(), user=user)
-        log.info("job queued", extra={"job_id": job_id, "user": user, "model": request.model, "seed": request.seed})
+        log.info("job started", extra={"job_id": job_id, "user": user, "model": request.model, "seed": request.seed})
         try:
             with self.metrics.slot(self._gpu):
                 yield from self._recorded(self._job(job_id, request, cancel, output))
@@ -243,7 +388,7 @@ class Studio:
             summary = self._write_outputs(job_id, request, prepared, plan, result, notices, started, writer)
             yield Done(job_id, summary["output"], summary["thumbnail"], summary["sidecar"], summary)
         except CancelledError as exc:
-            self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message=str(exc))
+            self.history.finish(job_id, "cancelled", error_kind="cancelled", error_message=str(exc), step=exc.step)
             yield Cancelled(job_id, step=exc.step, message=str(exc))
         except StudioError as exc:
             self.history.finish(job_id, "failed", error_kind=exc.kind, error_message=str(exc))
@@ -361,6 +506,14 @@ class Studio:
             notices=notices,
         )
         return summary
+
+
+def _summary(sidecar: str | None) -> dict[str, Any]:
+    """A finished job's summary from its sidecar JSON ({} when the file is gone or unreadable)."""
+    try:
+        return dict(json.loads(Path(sidecar).read_text(encoding="utf-8")).get("summary") or {})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def _metadata(job_id: str, request: GenerationRequest, prepared: dict[str, Any], plan: MemoryPlan) -> dict[str, Any]:

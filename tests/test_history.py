@@ -11,7 +11,7 @@ def test_lifecycle_newest_first(tmp_path):
     history = History(tmp_path)
     first = history.create({"prompt": "a", "model": "tiny", "seed": 1})
     time.sleep(0.01)
-    second = history.create({"prompt": "b", "model": "tiny", "seed": 2})
+    second = history.create({"prompt": "b", "model": "tiny", "seed": 2}, status="queued")
     history.start(first, language="en", model_prompt="甲", translated=True)
     history.finish(first, "done", output="/x.mp4", seconds=1.5)
     jobs = history.list()
@@ -19,7 +19,7 @@ def test_lifecycle_newest_first(tmp_path):
     done = history.get(first)
     assert done["status"] == "done" and done["translated"] is True and done["request"]["seed"] == 1
     assert done["output"] == "/x.mp4" and done["finished"] >= done["started"] >= done["created"]
-    assert history.get(second)["status"] == "queued"
+    assert history.get(second)["status"] == "queued" and history.get(second)["owner"] is None
     assert history.integrity() == "ok"
 
 
@@ -63,8 +63,40 @@ def test_reading_does_not_wait_for_a_writer(tmp_path):
     writer.execute("BEGIN IMMEDIATE")
     try:
         started = time.perf_counter()
-        assert [job["id"] for job in history.list()] == [job_id] and history.get(job_id)["status"] == "queued"
+        assert [job["id"] for job in history.list()] == [job_id] and history.get(job_id)["status"] == "running"
         assert time.perf_counter() - started < 2.0
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_queued_jobs_survive_the_death_of_the_process_that_queued_them(tmp_path):
+    """Only running jobs belong to a process; a queued one waits for the next worker, across restarts."""
+    script = (
+        f"from studio.history import History; h = History({str(tmp_path)!r});"
+        "print(h.create({'prompt': 'q'}, status='queued'), h.create({'prompt': 'r'}), flush=True)"
+    )
+    queued, running = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                     check=True).stdout.split()
+    history = History(tmp_path)
+    assert history.get(queued)["status"] == "queued"
+    assert history.get(running)["status"] == "interrupted"
+
+
+def test_an_old_history_is_migrated_and_keeps_its_jobs(tmp_path):
+    """A history written before the queue (schema 1) opens with its jobs intact and the queue's columns."""
+    import sqlite3
+
+    from studio.history import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "history.sqlite")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO jobs (id, created, status, request) VALUES ('old', 1.0, 'done', '{}')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    history = History(tmp_path)
+    job = history.get("old")
+    assert job["status"] == "done" and job["favourite"] == 0 and job["position"] is None
+    with sqlite3.connect(tmp_path / "history.sqlite") as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
