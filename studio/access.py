@@ -7,10 +7,13 @@ everyone. Users are login names, or the client's address where there is no login
 
 from __future__ import annotations
 
+import os
 import re
+import secrets
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Callable
 
 from .errors import InvalidSetting, StudioError
@@ -85,3 +88,20 @@ class RateLimit:
             if len(self._starts) > _MAX_USERS:
                 for idle in [key for key, times in self._starts.items() if now - times[-1] >= self.seconds]:
                     del self._starts[idle]
+
+
+def browser_secret(outputs: Path) -> str:
+    """The key that seals a browser's id in its local storage, kept in the outputs folder so that ids (and so
+    the jobs a page finds after a reload) survive restarts of the studio."""
+    path = Path(outputs) / ".browser_secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_hex(32)
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+                file.write(secret)
+        except FileExistsError:  # another process made it first
+            return path.read_text().strip()
+        return secret

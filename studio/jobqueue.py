@@ -28,7 +28,7 @@ class Place:
         line = f"{_ordinal(self.ahead + 1)} in line" if self.ahead or self.running else "next in line"
         if self.wait is None:
             return line
-        return f"{line}, starts in about {_duration(self.wait)}"
+        return f"{line}, starts in about {duration_words(self.wait)}"
 
 
 class JobQueue:
@@ -183,7 +183,7 @@ def _ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
-def _duration(seconds: float) -> str:
+def duration_words(seconds: float) -> str:
     if seconds < 60:
         return f"{max(1, round(seconds))} s"
     if seconds < 3600:

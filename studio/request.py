@@ -120,6 +120,10 @@ class GenerationRequest:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def with_seed(self, seed: int) -> "GenerationRequest":
+        """The same job with another seed (variations)."""
+        return dataclasses.replace(self, seed=_seed(seed))
+
     @classmethod
     def from_dict(cls, spec: ModelSpec, data: dict[str, Any]) -> "GenerationRequest":
         """Re-validate a stored request (history re-run, API) against the model's current rules."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import secrets
 import shutil
 import sqlite3
 import tempfile
@@ -90,6 +91,7 @@ class Studio:
         self.estimator = Estimator(self.history)
         self.fanout = Fanout()
         self.workers: WorkerPool | None = None
+        self._driven: dict[str, threading.Event] = {}  # jobs run by a follower's own call (see drive)
         _remove_partials(Path(config.outputs))
 
     def start_workers(self, count: int = 1, *, batch_id: str | None = None) -> WorkerPool:
@@ -115,6 +117,11 @@ class Studio:
         if self.workers is not None:
             self.workers.wake()
         return job_id
+
+    @staticmethod
+    def new_client_id() -> str:
+        """An id for a browser without a login, kept in its local storage: its jobs are found again after a reload."""
+        return secrets.token_hex(12)
 
     def job(self, job_id: str, *, user: str | None = None) -> dict[str, Any]:
         """One job's record; with logins on (`user`), only the user's own."""
@@ -164,6 +171,8 @@ class Studio:
             self.history.update(job["id"], cancel_requested=1)  # read by the worker of another process, too
             if self.workers is not None:
                 self.workers.cancel(job["id"])
+            if job["id"] in self._driven:
+                self._driven[job["id"]].set()
             return f"Stopping job {job['id']} after its current step."
         return f"Job {job['id']} has already ended ({self.history.get(job['id'])['status']})."
 
@@ -200,6 +209,27 @@ class Studio:
                 ahead.append(job)
             rows.append(row)
         return rows
+
+    def drive(self, job_id: str) -> Iterator[Event]:
+        """Run a queued job in the calling thread, publishing its events to every follower too.
+
+        For ZeroGPU Spaces, where only a page's own call gets a GPU, so no worker runs: the page that
+        follows a queued job runs it (closing that page cancels it there). Yields nothing when the job is
+        not queued (another page took it): the caller then follows it as usual.
+        """
+        job = self.queue.claim(job_id=job_id)
+        if job is None:
+            return
+        flag = threading.Event()
+        self._driven[job_id] = flag
+        self.fanout.open(job_id)
+        try:
+            for event in self.execute(job, flag):
+                self.fanout.publish(event)
+                yield event
+        finally:
+            flag.set()
+            self._driven.pop(job_id, None)
 
     def execute(self, job: dict[str, Any], cancel: threading.Event, output: Path | None = None) -> Iterator[Event]:
         """Run a job the queue handed to this process (status `running`), yielding its events to the end."""

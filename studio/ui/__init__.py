@@ -30,7 +30,12 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         history_outputs = [past.gallery, past.jobs, past.count]
         app.load(past.load, None, history_outputs, api_visibility="private")
-        made.generate_event.then(past.load, None, history_outputs, api_visibility="private")
+        # A page that loads finds this browser's (or login's) queued and running jobs and shows the newest.
+        def reattach(client: str, request: gr.Request = None) -> tuple[str, str]:
+            return create.jobs.reattach(studio, client, request)
+
+        app.load(reattach, made.client_id, [made.client_id, made.current_job], api_visibility="private")
+        made.follow_event.then(past.load, None, history_outputs, api_visibility="private")
         _wire_history_to_create(studio, made, past, tabs)
     app.queue(max_size=studio.config.max_queue)
     return app
@@ -48,6 +53,6 @@ def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: histor
 
     past.use.click(use, past.selected, [*fields, tabs], api_visibility="private")
     past.rerun.click(use, past.selected, [*fields, tabs], api_visibility="private").then(
-        made.generate_fn, made.inputs, made.outputs, concurrency_limit=1, concurrency_id=create.GPU_QUEUE,
-        show_progress="minimal", show_progress_on=[made.status], api_visibility="private",
-    ).then(past.load, None, [past.gallery, past.jobs, past.count], api_visibility="private")
+        made.submit_here, [*made.inputs, made.client_id], made.submit_outputs, cancels=[made.follow_event],
+        preprocess=False, api_visibility="private",
+    )

@@ -2,36 +2,31 @@
 
 from __future__ import annotations
 
-import logging
-import math
+import inspect
 import tempfile
-import threading
-from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from ..errors import InvalidRequest, StudioError
-from ..events import Cancelled, Done, Failed, Notice, Preview, Progress, Started
+from ..errors import StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
-from ..preview import contact_sheet
 from ..presets import Preset, export_preset, import_preset, save_user_preset, slugify
-from ..request import cleaning_notice, frames_for_seconds
+from ..request import frames_for_seconds
 from ..service import Studio
-from ..space import estimate_seconds, gpu_task
+from ..access import browser_secret
 from . import formatting as fmt
+from . import jobs, queue_panel
+from .jobs import NO_PRESET, duration_bounds as _duration_bounds, preset_name as _preset_name
 
-GPU_QUEUE = "gpu"
-NO_PRESET = "none"
+VARIATIONS = 4
 ATTENTION_OPTIONS = [
     ("Studio setting", "default"),
     ("Exact (fastest kernel found)", "auto"),
     ("8-bit, ours (faster, ~1 % error)", "int8"),
 ]
-log = logging.getLogger("studio.ui")
 
 
 @dataclass
@@ -44,13 +39,11 @@ class CreateTab:
     preset: gr.Dropdown
     gallery: gr.Gallery
     status: gr.HTML
-    generate_event: Any
-    generate_fn: Callable[..., Iterator[tuple]]
-
-
-def _duration_bounds(spec: ModelSpec, fps: int) -> tuple[float, float, float]:
-    """Slider bounds in seconds, rounded so the slider shows tidy numbers."""
-    return round(5 / fps, 2), round(spec.max_frames / fps, 2), round(spec.default_frames / fps, 2)
+    current_job: gr.Textbox
+    client_id: gr.BrowserState
+    follow_event: Any
+    submit_here: Callable[..., tuple]  # (inputs..., client id) -> the job shown here and what it changes
+    submit_outputs: list[gr.components.Component]
 
 
 def build(studio: Studio) -> CreateTab:
@@ -154,6 +147,8 @@ def build(studio: Studio) -> CreateTab:
 
             with gr.Row(elem_id="actions"):
                 run = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
+                several = gr.Button(f"×{VARIATIONS} variations", elem_id="variations_button", scale=1,
+                                    min_width=110)
                 stop = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
 
         with gr.Column(scale=6, min_width=340, elem_id="output"):
@@ -163,6 +158,11 @@ def build(studio: Studio) -> CreateTab:
             result = gr.Video(label="Result", elem_id="result", interactive=False, buttons=["download"],
                               autoplay=True, loop=True)
             job_info = gr.Markdown(elem_id="job_info")
+            panel = queue_panel.build(studio)
+            # The job this page shows; hidden, but an API parameter (/follow) and what a reload re-attaches to.
+            current_job = gr.Textbox(visible=False, label="job id", elem_id="current_job")
+            client_id = gr.BrowserState("", storage_key="wan_studio_client", secret=browser_secret(studio.config.outputs))
+            api_submit, api_follow, api_generate = (gr.Button(visible=False) for _ in range(3))
 
     settings = [model, resolution, duration, fps, steps, guidance, guidance_2, shift]
     inputs = [prompt, preset, model, resolution, duration, negative_prompt, steps, guidance, guidance_2, shift, fps,
@@ -197,43 +197,109 @@ def build(studio: Studio) -> CreateTab:
     export.click(lambda name: _export(studio, name), preset, export, api_visibility="private")
     upload.upload(lambda file: _import(studio, file), upload, [preset, gallery, upload], api_visibility="private")
 
-    def generate(prompt: str, preset: str = NO_PRESET, model: str = spec.name,
-                 resolution: str = _size(spec.default_size), duration: float = default_duration,
-                 negative_prompt: str = "", steps: float = spec.steps, guidance_scale: float = spec.guidance_scale,
-                 guidance_scale_2: float = spec.guidance_scale_2 or spec.guidance_scale,
-                 flow_shift: float = spec.flow_shift, fps: float = spec.fps, seed: float = -1,
-                 randomize_seed: bool = True, mode: str = "quality", memory_plan: str = "auto",
-                 model_prompt: str = "", as_typed: bool = False, auto_prompt: str = "", attention: str = "default",
-                 request: gr.Request = None) -> Iterator[tuple]:
-        """Make one video; streams (status, preview, video, details, seed) and ends with the MP4."""
-        yield from _generate(studio, prompt, preset, model, resolution, duration, negative_prompt, steps,
-                             guidance_scale, guidance_scale_2, flow_shift, fps, seed, randomize_seed, mode,
-                             memory_plan, model_prompt, as_typed, auto_prompt, attention, http=request)
+    def request_of(prompt: str, preset: str = NO_PRESET, model: str = spec.name,
+                   resolution: str = _size(spec.default_size), duration: float = default_duration,
+                   negative_prompt: str = "", steps: float = spec.steps, guidance_scale: float = spec.guidance_scale,
+                   guidance_scale_2: float = spec.guidance_scale_2 or spec.guidance_scale,
+                   flow_shift: float = spec.flow_shift, fps: float = spec.fps, seed: float = -1,
+                   randomize_seed: bool = True, mode: str = "quality", memory_plan: str = "auto",
+                   model_prompt: str = "", as_typed: bool = False, auto_prompt: str = "", attention: str = "default",
+                   request: gr.Request = None):
+        return jobs.build_request(studio, prompt, preset, model, resolution, duration, negative_prompt, steps,
+                                  guidance_scale, guidance_scale_2, flow_shift, fps, seed, randomize_seed, mode,
+                                  memory_plan, model_prompt, as_typed, auto_prompt, attention, http=request)
 
-    def reserve(prompt: str, preset: str = NO_PRESET, model: str = spec.name, resolution: str = "",
-                duration: float = default_duration, negative_prompt: str = "", steps: float = spec.steps,
-                guidance_scale: float = spec.guidance_scale, *rest, **kwargs) -> float:
-        """ZeroGPU reservation for this request (seconds), from its size and steps."""
-        try:
-            chosen = studio.spec_for(model)
-            width, height = fmt.parse_size(resolution)
-            frames = frames_for_seconds(float(duration), chosen.fps, chosen.max_frames)
-            return estimate_seconds(chosen, width, height, frames, int(steps), float(guidance_scale) > 1)
-        except (StudioError, ValueError, TypeError):
-            return 60.0
+    # Gradio passes the gr.Request of `request_of`'s signature by position: it is the last of `values`.
+    @_parameters_of(request_of)
+    def submit(*values) -> str:
+        """Queue one video with these settings and return its job id at once (follow it with /follow)."""
+        return jobs.submit(studio, request_of(*values), values[-1])[0]
 
-    generate = gpu_task(generate, reserve)
+    def follow(job_id: str, request: gr.Request = None) -> Iterator[tuple]:
+        """Stream a job's (status, preview, video, details, seed) by id, from its current state to its MP4."""
+        yield from jobs.follow(studio, job_id, request)
+
+    @_parameters_of(request_of)
+    def generate(*values) -> Iterator[tuple]:
+        """Make one video: submit, then follow; streams (status, preview, video, details, seed), ends with the MP4."""
+        yield from jobs.follow(studio, submit(*values), values[-1])
+
+    def submit_here(*values, request: gr.Request = None):
+        """The page's Generate: queue, then show the job (following starts when current_job changes)."""
+        *settings, client = values
+        made = jobs.build_request(studio, *settings, http=request)
+        job_id = jobs.submit(studio, made, request, client=client)[0]
+        return job_id, made.seed, gr.update(value=[], visible=False), []
+
+    def several_here(*values, request: gr.Request = None):
+        *settings, client = values
+        made = jobs.build_request(studio, *settings, http=request)
+        ids = jobs.submit(studio, made, request, client=client, variations=VARIATIONS)
+        return ids[0], made.seed, gr.update(visible=True), ids
+
+    def keep(ids: list[str], event: gr.SelectData):
+        """"Keep this one": its seed becomes the page's (random seed off), and the page shows it."""
+        job = studio.history.get(ids[event.index]) if 0 <= event.index < len(ids) else None
+        if job is None:
+            return gr.update(), gr.update(), gr.update()
+        gr.Info(f"Seed {job['seed']} kept: change the mode or settings and press Generate to make it again.")
+        return job["seed"], False, job["id"]
+
+    # Following is cheap waiting: any number at once. A new job shown here stops following the previous one.
+    follow_event = current_job.change(follow, current_job, outputs, show_progress="hidden",
+                                      concurrency_limit=None, api_name="follow_here", api_visibility="private")
+    mine = [*inputs, client_id]
     # preprocess=False: raw values reach the studio, whose errors name the field and the fix (Gradio's
     # own checks say "Value 0 is less than minimum value 1." without saying which value).
-    generate_event = run.click(
-        generate, inputs, outputs,
-        api_name="generate", concurrency_limit=1, concurrency_id=GPU_QUEUE, show_progress="minimal",
-        show_progress_on=[status], preprocess=False,
-    )
-    stop.click(lambda: fmt.status_html("Cancelled: the job stops after the current step; the last preview stays.",
-                                       tone="warn"),
-               None, status, cancels=[generate_event], queue=False, api_visibility="private")
-    return CreateTab(inputs, outputs, prompt, preset, gallery, status, generate_event, generate)
+    run.click(submit_here, mine, [current_job, seed, panel.variations, panel.variation_ids], cancels=[follow_event],
+              preprocess=False, concurrency_limit=None, api_visibility="private")
+    several.click(several_here, mine, [current_job, seed, panel.variations, panel.variation_ids],
+                  cancels=[follow_event], preprocess=False, concurrency_limit=None, api_visibility="private")
+    panel.variations.select(keep, panel.variation_ids, [seed, randomize, current_job], queue=False,
+                            api_visibility="private")
+    panel.show.click(lambda job_id: job_id or gr.update(), panel.selected, current_job, queue=False,
+                     api_visibility="private")
+    def cancel_here(job_id: str, request: gr.Request = None) -> str:
+        return jobs.cancel(studio, job_id, request)
+
+    def refresh(client: str, ids: list[str], request: gr.Request = None) -> tuple:
+        return queue_panel.refresh(studio, client, ids, request)
+
+    stop.click(cancel_here, current_job, status, queue=False, api_visibility="private")
+    panel.timer.tick(refresh, [client_id, panel.variation_ids], [panel.table, panel.rows, panel.variations],
+                     queue=False, api_visibility="private")
+
+    # The API: /submit returns a job id, /follow streams it, /generate does both (hidden triggers, same widgets).
+    api_submit.click(submit, inputs, current_job, api_name="submit", preprocess=False, concurrency_limit=None)
+    api_follow.click(follow, current_job, outputs, api_name="follow", concurrency_limit=None)
+    api_generate.click(generate, inputs, outputs, api_name="generate", preprocess=False, concurrency_limit=None)
+
+    def cancel_job(job_id: str, request: gr.Request = None) -> str:
+        """Cancel a queued or running job by id (with logins: only your own); says what happened."""
+        try:
+            return studio.cancel(job_id, user=fmt.user_of(request))
+        except StudioError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    def list_jobs(request: gr.Request = None) -> dict:
+        """The queue: running jobs, then queued ones in order with their place and estimated start (seconds)."""
+        user = fmt.user_of(request)
+        return {"jobs": [job if job["mine"] or user is None else {**job, "prompt": ""}
+                         for job in studio.jobs(user=user)]}
+
+    gr.api(cancel_job, api_name="cancel", concurrency_limit=None)
+    gr.api(list_jobs, api_name="jobs", concurrency_limit=None)
+    return CreateTab(inputs, outputs, prompt, preset, gallery, status, current_job, client_id, follow_event,
+                     submit_here, [current_job, seed, panel.variations, panel.variation_ids])
+
+
+def _parameters_of(like: Callable) -> Callable[[Callable], Callable]:
+    """Give a `*values` wrapper the named parameters of `like`: Gradio names API parameters from the signature."""
+    def wrap(fn: Callable) -> Callable:
+        fn.__signature__ = inspect.signature(like)
+        return fn
+
+    return wrap
 
 
 def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
@@ -340,10 +406,6 @@ def _apply_model(studio: Studio, name: str):
     )
 
 
-def _preset_name(preset: str | None) -> str | None:
-    return None if preset in (None, "", NO_PRESET) else preset
-
-
 def _preset_choices(studio: Studio):
     presets = studio.presets()
     return ([(p.title, p.name) for p in presets], [(str(p.thumbnail), p.title) for p in presets if p.thumbnail])
@@ -397,92 +459,3 @@ def _import(studio: Studio, file: str | None):
     choices, thumbs = _preset_choices(studio)
     gr.Info(f"Imported preset “{preset.title}”.")
     return gr.update(choices=choices, value=preset.name), thumbs, None
-
-
-def _generate(studio: Studio, prompt, preset, model, resolution, duration, negative_prompt, steps, guidance,
-              guidance_2, shift, fps, seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt,
-              attention="default", http: gr.Request | None = None) -> Iterator[tuple]:
-    """Validate, then stream (status, preview, video, details, seed) until the job ends."""
-    try:
-        spec = studio.spec_for(model)
-        width, height = fmt.parse_size(resolution)
-        edited = str(model_prompt or "").strip()
-        request = studio.request(
-            prompt, model=spec.name, preset=_preset_name(preset), width=width, height=height,
-            frames=_frames(duration, fps, spec), fps=fps,
-            negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
-            guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
-            seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan, attention=attention,
-            translate=not as_typed,
-            model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
-        )
-        studio.rate_limit.admit(_requester(http))
-        cleaned = cleaning_notice(prompt, request.prompt)
-    except StudioError as exc:
-        raise _refused(studio, exc.kind, str(exc)) from None
-    except (ValueError, TypeError) as exc:
-        raise _refused(studio, "invalid_request", f"the request could not be read ({exc}). Fix: check the values "
-                       "against the API page (“Use via API” at the bottom of the studio).") from None
-    if cleaned:
-        gr.Warning(cleaned.capitalize() + ".")
-    cancel = threading.Event()
-    shown, plan = None, ""
-    yield fmt.status_html("Starting…", 0.0), None, None, "", request.seed
-    try:
-        with closing(studio.generate(request, cancel=cancel, user=fmt.user_of(http))) as events:
-            for event in events:
-                if isinstance(event, Progress):
-                    yield fmt.progress_status(event), shown, None, "", request.seed
-                elif isinstance(event, Started):
-                    plan = event.plan
-                elif isinstance(event, Preview):
-                    shown = contact_sheet(event.frames)
-                    yield gr.update(), shown, None, "", request.seed
-                elif isinstance(event, Notice) and event.source != "language":
-                    gr.Warning(event.message)
-                elif isinstance(event, Done):
-                    s = event.summary
-                    details = (f"{fmt.request_summary(request)} · plan `{plan}` · {s['seconds']:.1f} s  \n"
-                               f"Sent to the model: {s['model_prompt']}")
-                    yield (fmt.status_html(f"Done in {s['seconds']:.1f} s · seed {request.seed}", 1.0, "done"),
-                           shown, event.output, details, request.seed)
-                elif isinstance(event, Cancelled):
-                    yield fmt.status_html(f"Cancelled ({event.message}).", tone="warn"), shown, None, "", request.seed
-                elif isinstance(event, Failed):
-                    raise gr.Error(event.message, print_exception=False)  # the studio has logged it
-    finally:
-        cancel.set()
-
-
-def _refused(studio: Studio, kind: str, message: str) -> gr.Error:
-    """A request refused before it became a job: counted, logged in one line, shown to the user without a traceback."""
-    studio.metrics.failure(kind)
-    log.info("request refused", extra={"kind": kind, "error": message})
-    return gr.Error(message, print_exception=False)
-
-
-def _frames(duration: Any, fps: Any, spec: ModelSpec) -> int:
-    """Seconds -> the nearest 4k+1 frame count; a duration the model cannot make is refused, not clamped.
-
-    A bad fps is left to the request, which names it; the duration is then measured at the model's fps.
-    """
-    rate = fps if _is_number(fps) and 4 <= fps <= 60 else spec.fps
-    seconds = duration if _is_number(duration) else math.nan
-    if not 3 <= seconds * rate <= spec.max_frames + 2:
-        shortest, longest, _ = _duration_bounds(spec, rate)
-        raise InvalidRequest(
-            "duration", duration, f"{spec.name} makes {shortest:g} to {longest:g} s at {rate:g} fps "
-            f"(5 to {spec.max_frames} frames); choose a duration in that range",
-        )
-    return frames_for_seconds(seconds, rate, spec.max_frames)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _requester(http: gr.Request | None) -> str:
-    """Whom the rate limit counts: the login name, else the client's address."""
-    client = getattr(http, "client", None)
-    return fmt.user_of(http) or getattr(client, "host", None) or "anonymous"
-

@@ -1,0 +1,194 @@
+"""The page's side of the studio's queue: turn widget values into a queued job, and a job's events into widget
+updates. Handlers only submit and follow, so no job is tied to a browser connection."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Iterator
+
+import gradio as gr
+
+from ..errors import InvalidRequest, StudioError
+from ..events import Cancelled, Done, Failed, Notice, Preview, Progress, Queued, Started
+from ..models import ModelSpec
+from ..preview import contact_sheet
+from ..request import GenerationRequest, cleaning_notice, frames_for_seconds
+from ..service import Studio
+from ..space import estimate_seconds, gpu_task
+from . import formatting as fmt
+
+NO_PRESET = "none"
+MAX_VARIATIONS = 8
+log = logging.getLogger("studio.ui")
+
+
+def build_request(studio: Studio, prompt, preset, model, resolution, duration, negative_prompt, steps, guidance,
+                  guidance_2, shift, fps, seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt,
+                  attention="default", http: gr.Request | None = None) -> GenerationRequest:
+    """Widget values -> a validated request, after the user's rate limit; refusals become one-line gr.Errors."""
+    try:
+        spec = studio.spec_for(model)
+        width, height = fmt.parse_size(resolution)
+        edited = str(model_prompt or "").strip()
+        request = studio.request(
+            prompt, model=spec.name, preset=preset_name(preset), width=width, height=height,
+            frames=_frames(duration, fps, spec), fps=fps,
+            negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
+            guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
+            seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan, attention=attention,
+            translate=not as_typed,
+            model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
+        )
+        studio.rate_limit.admit(requester(http))
+    except StudioError as exc:
+        raise refused(studio, exc.kind, str(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise refused(studio, "invalid_request", f"the request could not be read ({exc}). Fix: check the values "
+                      "against the API page (“Use via API” at the bottom of the studio).") from None
+    cleaned = cleaning_notice(prompt, request.prompt)
+    if cleaned:
+        gr.Warning(cleaned.capitalize() + ".")
+    return request
+
+
+def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, client: str | None = None,
+           variations: int = 1) -> list[str]:
+    """Queue the request (or `variations` copies that differ only in seed); the ids, first one first."""
+    user = fmt.user_of(http)
+    waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
+    limit = studio.config.max_queue
+    if waiting + variations > limit:
+        raise refused(studio, "queue_full", f"you have {waiting} jobs waiting and this studio keeps at most {limit} "
+                      "per person. Fix: wait for some to finish, or cancel one in the Queue panel.")
+    if variations == 1:
+        return [studio.submit(request, user=user, client=client)]
+    first = studio.submit(request, user=user, client=client, batch_id=None)
+    batch = f"variations-{first}"
+    studio.history.update(first, batch_id=batch)
+    ids = [first]
+    for offset in range(1, variations):
+        seed = (request.seed + offset) % (2**32)
+        ids.append(studio.submit(request.with_seed(seed), user=user, client=client, batch_id=batch, parent_id=first))
+    return ids
+
+
+def follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
+    """Stream (status, preview, video, details, seed) for a job until it ends; leaving stops only the stream."""
+    job_id = str(job_id or "").strip()
+    if not job_id:
+        yield fmt.status_html("Ready."), None, None, "", gr.update()
+        return
+    try:
+        job = studio.job(job_id, user=fmt.user_of(http))
+        seed = job.get("seed")
+        shown, plan = None, ""
+        for event in _events(studio, job_id, http):
+            if event is None:
+                continue
+            if isinstance(event, Queued):
+                yield fmt.status_html(f"Waiting: {event.place}.", 0.0), shown, None, "", seed
+            elif isinstance(event, Started):
+                plan = event.plan
+            elif isinstance(event, Progress):
+                yield fmt.progress_status(event), shown, None, "", seed
+            elif isinstance(event, Preview):
+                shown = contact_sheet(event.frames)
+                yield gr.update(), shown, None, "", seed
+            elif isinstance(event, Notice) and event.source != "language":
+                gr.Warning(event.message)
+            elif isinstance(event, Done):
+                yield (fmt.status_html(f"Done in {event.summary.get('seconds', 0):.1f} s · seed {seed}", 1.0, "done"),
+                       shown, event.output or None, _details(job, event.summary, plan), seed)
+            elif isinstance(event, Cancelled):
+                yield fmt.status_html(f"Cancelled ({event.message}).", tone="warn"), shown, None, "", seed
+            elif isinstance(event, Failed):
+                yield fmt.status_html(f"Failed: {event.message}", tone="error"), shown, None, "", seed
+                raise gr.Error(event.message, print_exception=False)  # the studio has logged it
+    except StudioError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def _events(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator:
+    """The job's events; where no worker runs (ZeroGPU), this call runs a queued job itself inside its GPU slot."""
+    if studio.workers is None:
+        yield from gpu_task(studio.drive, lambda job_id: _reservation(studio, job_id))(job_id)
+    yield from studio.follow(job_id, user=fmt.user_of(http))
+
+
+def _reservation(studio: Studio, job_id: str) -> float:
+    """ZeroGPU reservation for a queued job (seconds), from its size and steps."""
+    try:
+        request = studio.history.get(job_id)["request"]
+        spec = studio.spec_for(request.get("model"))
+        return estimate_seconds(spec, request["width"], request["height"], request["frames"], request["steps"],
+                                request["guidance_scale"] > 1)
+    except (StudioError, KeyError, TypeError):
+        return 60.0
+
+
+def cancel(studio: Studio, job_id: str, http: gr.Request | None) -> str:
+    if not str(job_id or "").strip():
+        return fmt.status_html("Nothing to cancel: no job is shown here.", tone="warn")
+    try:
+        return fmt.status_html(studio.cancel(job_id, user=fmt.user_of(http)), tone="warn")
+    except StudioError as exc:
+        raise gr.Error(str(exc), print_exception=False) from None
+
+
+def reattach(studio: Studio, client: str | None, http: gr.Request | None) -> tuple[str, str]:
+    """On page load: this browser's id (made on its first visit) and the newest of its jobs still queued or running."""
+    client = client or studio.new_client_id()
+    user = fmt.user_of(http)
+    mine = [job for job in studio.jobs(user=user, client=client) if job["mine"]]
+    running = [job for job in mine if job["status"] == "running"]
+    return client, (running or mine or [{"id": ""}])[0]["id"]
+
+
+def _details(job: dict[str, Any], summary: dict[str, Any], plan: str) -> str:
+    request = job.get("request") or {}
+    size = f"{request.get('width')}×{request.get('height')} · {request.get('frames')} frames · {request.get('steps')} steps"
+    return (f"{size} · seed {job.get('seed')} · plan `{plan or summary.get('plan', '')}` · "
+            f"{summary.get('seconds', 0):.1f} s  \nSent to the model: {summary.get('model_prompt', '')}")
+
+
+def preset_name(preset: str | None) -> str | None:
+    return None if preset in (None, "", NO_PRESET) else preset
+
+
+def refused(studio: Studio, kind: str, message: str) -> gr.Error:
+    """A request refused before it became a job: counted, logged in one line, shown to the user without a traceback."""
+    studio.metrics.failure(kind)
+    log.info("request refused", extra={"kind": kind, "error": message})
+    return gr.Error(message, print_exception=False)
+
+
+def requester(http: gr.Request | None) -> str:
+    """Whom the rate limit counts: the login name, else the client's address."""
+    client = getattr(http, "client", None)
+    return fmt.user_of(http) or getattr(client, "host", None) or "anonymous"
+
+
+def duration_bounds(spec: ModelSpec, fps: int) -> tuple[float, float, float]:
+    """Slider bounds in seconds, rounded so the slider shows tidy numbers."""
+    return round(5 / fps, 2), round(spec.max_frames / fps, 2), round(spec.default_frames / fps, 2)
+
+
+def _frames(duration: Any, fps: Any, spec: ModelSpec) -> int:
+    """Seconds -> the nearest 4k+1 frame count; a duration the model cannot make is refused, not clamped.
+
+    A bad fps is left to the request, which names it; the duration is then measured at the model's fps.
+    """
+    rate = fps if _is_number(fps) and 4 <= fps <= 60 else spec.fps
+    seconds = duration if _is_number(duration) else math.nan
+    if not 3 <= seconds * rate <= spec.max_frames + 2:
+        shortest, longest, _ = duration_bounds(spec, rate)
+        raise InvalidRequest(
+            "duration", duration, f"{spec.name} makes {shortest:g} to {longest:g} s at {rate:g} fps "
+            f"(5 to {spec.max_frames} frames); choose a duration in that range",
+        )
+    return frames_for_seconds(seconds, rate, spec.max_frames)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
