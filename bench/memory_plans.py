@@ -38,9 +38,11 @@ os.environ.setdefault("STUDIO_COMPILE", "0")  # memory is measured here; compile
 from studio import pipelines  # noqa: E402
 from studio.config import StudioConfig  # noqa: E402
 from studio.events import Done, Failed, Notice  # noqa: E402
-from studio.hardware import choose_plan, detect_gpus, doctor_report  # noqa: E402
+from studio.doctor import doctor_report  # noqa: E402
+from studio.gpus import detect_gpus  # noqa: E402
 from studio.memory import pin_weights  # noqa: E402
 from studio.models import MODELS  # noqa: E402
+from studio.planning import choose_plan  # noqa: E402
 from studio.service import Studio  # noqa: E402
 
 GiB = 2**30

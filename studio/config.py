@@ -57,7 +57,7 @@ class StudioConfig:
             return self.model
         if os.environ.get("SPACE_ID"):
             return "wan2.2-ti2v-5b"
-        from .models import default_model_name
+        from .doctor import default_model_name
 
         return default_model_name()
 

@@ -3,7 +3,8 @@
 A plan is a small frozen object that applies itself to a pipeline through diffusers' own
 mechanisms (ModelHook pre-forward hooks, group offloading, layerwise casting, VAE tiling) and
 cleans up through the JobHook callbacks; the runner never branches on it. Plans are named
-`placement[+fp8][+vae-tiling]`:
+`placement[+fp8][+vae-tiling]` (names, descriptions and the fallback ladder are plain data in
+studio.layouts; `auto` asks studio.planning for this card):
 
 - `resident`: every model on the GPU; fastest when it fits.
 - `expert-swap`: one big model on the GPU at a time. The text encoder is there only while it
@@ -26,47 +27,25 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import torch
 from diffusers.hooks import HookRegistry, ModelHook, apply_group_offloading
 
+from .gpus import detect_gpus
 from .jobhooks import JobHook
+from .layouts import LAYOUTS, PlanLayout, parse_layout
+from .models import ModelSpec
+from .planning import choose_plan
 
-if TYPE_CHECKING:
-    from .models import ModelSpec
-
-PLACEMENTS = ("resident", "expert-swap", "offload")
 _HOOK = "studio_expert_swap"
 _SLAB_BYTES = 2**31
-_DESCRIPTIONS = {
-    "resident": "every model on the GPU",
-    "expert-swap": "one model on the GPU at a time: text encoder while encoding, then each expert streamed in "
-                   "block by block from pinned CPU memory",
-    "offload": "blocks streamed from pinned CPU memory as they run (diffusers group offload with CUDA streams)",
-}
 
 
 @dataclass(frozen=True)
-class MemoryPlan(JobHook):
-    """How a pipeline is placed; immutable and shared, its per-pipeline state lives on the pipeline."""
-
-    placement: str = "resident"
-    fp8: bool = False
-    vae_tiling: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.placement + ("+fp8" if self.fp8 else "") + ("+vae-tiling" if self.vae_tiling else "")
-
-    @property
-    def description(self) -> str:
-        parts = [_DESCRIPTIONS[self.placement]]
-        if self.fp8:
-            parts.append("weights stored in FP8, computed in bf16")
-        if self.vae_tiling:
-            parts.append("VAE decodes in tiles")
-        return "; ".join(parts)
+class MemoryPlan(PlanLayout, JobHook):
+    """How a pipeline is placed: a layout (studio.layouts: its name, description and `lighter()`) that
+    applies itself; immutable and shared, its per-pipeline state lives on the pipeline."""
 
     def apply(self, pipe) -> None:
         """Place a freshly loaded pipeline (weights on the CPU) as this plan says."""
@@ -83,15 +62,6 @@ class MemoryPlan(JobHook):
         else:
             _group_offload(pipe, device)
 
-    def lighter(self) -> "MemoryPlan | None":
-        """The plan to retry with after running out of GPU memory, or None when this is the lightest."""
-        if self.placement != "offload":
-            following = PLACEMENTS[PLACEMENTS.index(self.placement) + 1]
-            return dataclasses.replace(self, placement=following, vae_tiling=self.vae_tiling or following == "offload")
-        if not (self.fp8 and self.vae_tiling):
-            return dataclasses.replace(self, fp8=True, vae_tiling=True)
-        return None
-
     def on_text_encoded(self, pipe) -> None:
         swap = getattr(pipe, "_studio_swap", None)
         if swap is not None:  # the text encoder leaves; the first expert starts streaming in behind it
@@ -103,31 +73,21 @@ class MemoryPlan(JobHook):
             swap.evict_all()
 
 
-PLANS: dict[str, MemoryPlan] = {
-    plan.name: plan
-    for plan in (MemoryPlan(p, fp8, tiling) for fp8 in (False, True) for p in PLACEMENTS for tiling in (False, True))
-}
+PLANS: dict[str, MemoryPlan] = {name: MemoryPlan(**dataclasses.asdict(layout)) for name, layout in LAYOUTS.items()}
 
 
-def get_plan(name: str, spec: "ModelSpec | None" = None, size: tuple[int, int] | None = None, frames: int | None = None) -> MemoryPlan:
+def get_plan(name: str, spec: ModelSpec | None = None, size: tuple[int, int] | None = None, frames: int | None = None) -> MemoryPlan:
     """A plan by name (modifiers in any order), or `auto`: the doctor's choice for this model, size and GPU."""
     if name == "auto":
         return _auto(spec, size, frames)
-    placement, *modifiers = str(name).split("+")
-    if placement not in PLACEMENTS or not set(modifiers) <= {"fp8", "vae-tiling"} or len(set(modifiers)) != len(modifiers):
-        from .errors import InvalidRequest
-
-        raise InvalidRequest("memory_plan", name, f"choose auto or one of {', '.join(PLANS)}")
-    return MemoryPlan(placement, fp8="fp8" in modifiers, vae_tiling="vae-tiling" in modifiers)
+    return MemoryPlan(**dataclasses.asdict(parse_layout(name)))
 
 
-def _auto(spec: "ModelSpec | None", size: tuple[int, int] | None, frames: int | None) -> MemoryPlan:
-    """No GPU or a tiny model: resident. Else the plan `hardware.choose_plan` picks for the card's full memory
+def _auto(spec: ModelSpec | None, size: tuple[int, int] | None, frames: int | None) -> MemoryPlan:
+    """No GPU or a tiny model: resident. Else the plan `planning.choose_plan` picks for the card's full memory
     (not what is free now: the studio's own loaded model is counted there)."""
     if spec is None or spec.tiny or not torch.cuda.is_available():
         return PLANS["resident"]
-    from .hardware import choose_plan, detect_gpus
-
     gpu = dataclasses.replace(detect_gpus(measure=False)[0], free_gb=None)
     choice = choose_plan(spec, size or spec.default_size, gpu, frames)
     return get_plan(choice.plan or "offload+fp8+vae-tiling")

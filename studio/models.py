@@ -206,18 +206,3 @@ def _hf_cache() -> str:
 
     return HF_HUB_CACHE
 
-
-def default_model_name() -> str:
-    """The real model where a CUDA GPU runs it (the doctor's verdict) and its weights are present, else `tiny`."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return "tiny"
-    from .hardware import choose_plan, detect_gpus
-
-    gpu = detect_gpus(measure=False)[0]
-    for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
-        spec = MODELS[name]
-        if spec.repo_id and is_cached(spec.repo_id) and choose_plan(spec, spec.default_size, gpu).runs:
-            return name
-    return "tiny"
