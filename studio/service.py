@@ -274,8 +274,8 @@ class Studio:
         return self.speed.describe()
 
     def doctor(self, *, measure: bool = False) -> dict[str, Any]:
-        """The GPU doctor's report (studio.hardware) for this machine."""
-        from .hardware import doctor_report
+        """The GPU doctor's report (studio.doctor) for this machine."""
+        from .doctor import doctor_report
 
         return doctor_report(measure=measure)
 

@@ -15,7 +15,7 @@ def build(studio: Studio) -> None:
 
 
 def _text(studio: Studio, measure: bool) -> str:
-    from ..hardware import format_report
+    from ..doctor import format_report
 
     loaded = studio.pipelines.loaded_plan()
     plan = f"`{loaded}` (loaded)" if loaded else "chosen when the first job starts"
