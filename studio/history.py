@@ -16,7 +16,9 @@ import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, NamedTuple
+
+from .errors import InvalidRequest
 
 Status = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled", "interrupted")
@@ -57,7 +59,14 @@ def _m002_queue(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_client ON jobs (client, created DESC)")
 
 
-MIGRATIONS = (_m001_jobs, _m002_queue)
+def _m003_browse(db: sqlite3.Connection) -> None:
+    """The History tab pages through thousands of jobs by user, favourite and model, newest first."""
+    db.execute("CREATE INDEX jobs_user ON jobs (user, created DESC)")
+    db.execute("CREATE INDEX jobs_favourite ON jobs (favourite, created DESC)")
+    db.execute("CREATE INDEX jobs_model ON jobs (model, created DESC)")
+
+
+MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse)
 
 
 def _process_start(pid: int) -> str | None:
@@ -199,13 +208,64 @@ class History:
                 db.execute(
                     "UPDATE jobs SET status = 'interrupted', finished = COALESCE(finished, ?),"
                     " error_kind = 'interrupted', error_message = ? WHERE id = ?",
-                    (time.time(), "the studio process stopped before this job finished; re-run it", job_id),
+                    (time.time(), "the studio process stopped before this job finished", job_id),
                 )
         return len(dead)
 
     def integrity(self) -> str:
         with self._db() as db:
             return db.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def search(
+        self, *, text: str | None = None, status: str | None = None, model: str | None = None,
+        batch_id: str | None = None, favourites: bool = False, user: str | None = None, offset: int = 0,
+        limit: int = 24,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the matching jobs, newest first, and how many match in all (the History tab pages
+        through thousands of jobs). `text` is found anywhere in the prompt, whatever its case."""
+        self.mark_interrupted()
+        where, args = _browse_filter(text, status, model, batch_id, favourites, user)
+        with self._db(write=False) as db:
+            db.create_function("casefold", 1, _casefold, deterministic=True)
+            total = db.execute(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0]
+            rows = db.execute(f"SELECT * FROM jobs{where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?",
+                              (*args, max(0, limit), max(0, offset))).fetchall()
+        return [_row(row) for row in rows], total
+
+    def set_favourite(self, job_id: str, on: bool) -> None:
+        with self._db() as db:
+            if not db.execute("UPDATE jobs SET favourite = ? WHERE id = ?", (int(bool(on)), job_id)).rowcount:
+                raise _no_such_job(job_id)
+
+    def delete(self, job_id: str) -> list[Path]:
+        """Remove a job's record and return the files it pointed to (the caller decides which to unlink).
+
+        A queued or running job is refused: its worker would write files for a record that is gone."""
+        self.mark_interrupted()
+        with self._db() as db:
+            row = db.execute("SELECT status, output, thumbnail, sidecar FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise _no_such_job(job_id)
+            if row["status"] in ACTIVE:
+                raise InvalidRequest("job", job_id, f"it is {row['status']}, and a queued or running job cannot be "
+                                     "deleted. Fix: cancel it first (Create tab → Cancel), then delete it")
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        return [Path(row[key]) for key in ("output", "thumbnail", "sidecar") if row[key]]
+
+    def models(self, *, user: str | None = None) -> list[str]:
+        """The models jobs were made with (for a filter), alphabetically."""
+        where, args = _browse_filter(user=user)
+        with self._db(write=False) as db:
+            rows = db.execute(f"SELECT DISTINCT model FROM jobs{where} AND model IS NOT NULL ORDER BY model", args)
+            return [row["model"] for row in rows.fetchall()]
+
+    def batches(self, *, user: str | None = None) -> list[str]:
+        """The batches jobs belong to (for a filter), newest first."""
+        where, args = _browse_filter(user=user)
+        with self._db(write=False) as db:
+            rows = db.execute(f"SELECT batch_id FROM jobs{where} AND batch_id IS NOT NULL GROUP BY batch_id"
+                              " ORDER BY MAX(created) DESC", args)
+            return [row["batch_id"] for row in rows.fetchall()]
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
@@ -218,3 +278,73 @@ def _row(row: sqlite3.Row) -> dict[str, Any]:
                 pass
     job["translated"] = None if job.get("translated") is None else bool(job["translated"])
     return job
+
+
+def _casefold(text: str | None) -> str | None:
+    """SQLite's own LIKE folds only ASCII; prompts are written in many languages ("Écume" finds "écume")."""
+    return text.casefold() if text else text
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern that finds `text` anywhere, its own % and _ taken literally (escape character: \\)."""
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _browse_filter(text: str | None = None, status: str | None = None, model: str | None = None,
+                   batch_id: str | None = None, favourites: bool = False,
+                   user: str | None = None) -> tuple[str, list[Any]]:
+    """The WHERE clause (always present, so callers may add `AND ...`) and its arguments."""
+    where, args = ["1 = 1"], []
+    for column, value in (("status", status), ("model", model), ("batch_id", batch_id), ("user", user)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if favourites:
+        where.append("favourite = 1")
+    if text and text.strip():
+        where.append("casefold(prompt) LIKE ? ESCAPE '\\'")
+        args.append(_like_pattern(text.strip()))
+    return " WHERE " + " AND ".join(where), args
+
+
+def _no_such_job(job_id: str) -> InvalidRequest:
+    return InvalidRequest("job", job_id, "no job has this id. Fix: pick a job from the History tab or "
+                          "`python -m studio history`")
+
+
+class DeletedFiles(NamedTuple):
+    removed: list[Path]
+    kept: list[Path]  # outside the videos folder, or could not be removed: still on disk
+
+
+def delete_job_files(history: History, job_id: str, videos_folder: Path) -> DeletedFiles:
+    """Delete a job and the files it made. Only files inside `videos_folder` are unlinked: a record that
+    points elsewhere (a CLI job written with --out, an edited database) never deletes a file the studio
+    does not own. Files already gone are in neither list."""
+    removed, kept = [], []
+    for path in history.delete(job_id):
+        outcome = _unlink_inside(path, Path(videos_folder))
+        if outcome is not None:
+            (removed if outcome else kept).append(path)
+    return DeletedFiles(removed, kept)
+
+
+def _unlink_inside(path: Path, folder: Path) -> bool | None:
+    """Unlink `path` if its real folder is `folder` or below it: True removed, False left alone, None missing.
+
+    The folder part is resolved (so `..` and linked folders cannot lead outside); the file itself is
+    not followed: a link in the folder is removed, never what it points to."""
+    try:
+        parent, root = path.parent.resolve(strict=True), folder.resolve(strict=True)
+    except OSError:
+        return None
+    if path.name in ("", ".", "..") or (parent != root and root not in parent.parents):
+        return False
+    try:
+        (parent / path.name).unlink()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    return True

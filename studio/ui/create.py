@@ -147,8 +147,7 @@ def build(studio: Studio) -> CreateTab:
 
             with gr.Row(elem_id="actions"):
                 run = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
-                several = gr.Button(f"×{VARIATIONS} variations", elem_id="variations_button", scale=1,
-                                    min_width=110)
+                several = gr.Button(f"{VARIATIONS} variations", elem_id="variations_button", scale=2, min_width=120)
                 stop = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
 
         with gr.Column(scale=6, min_width=340, elem_id="output"):

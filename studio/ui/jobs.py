@@ -3,6 +3,7 @@ updates. Handlers only submit and follow, so no job is tied to a browser connect
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 from typing import Any, Iterator
@@ -81,29 +82,29 @@ def follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tup
         return
     try:
         job = studio.job(job_id, user=fmt.user_of(http))
-        seed = job.get("seed")
+        seed, about = job.get("seed"), _about(job)
         shown, plan = None, ""
         for event in _events(studio, job_id, http):
             if event is None:
                 continue
             if isinstance(event, Queued):
-                yield fmt.status_html(f"Waiting: {event.place}.", 0.0), shown, None, "", seed
+                yield fmt.status_html(f"Waiting: {event.place}.", 0.0), shown, None, about, seed
             elif isinstance(event, Started):
                 plan = event.plan
             elif isinstance(event, Progress):
-                yield fmt.progress_status(event), shown, None, "", seed
+                yield fmt.progress_status(event), shown, None, about, seed
             elif isinstance(event, Preview):
                 shown = contact_sheet(event.frames)
-                yield gr.update(), shown, None, "", seed
+                yield gr.update(), shown, None, about, seed
             elif isinstance(event, Notice) and event.source != "language":
                 gr.Warning(event.message)
             elif isinstance(event, Done):
                 yield (fmt.status_html(f"Done in {event.summary.get('seconds', 0):.1f} s · seed {seed}", 1.0, "done"),
                        shown, event.output or None, _details(job, event.summary, plan), seed)
             elif isinstance(event, Cancelled):
-                yield fmt.status_html(f"Cancelled ({event.message}).", tone="warn"), shown, None, "", seed
+                yield fmt.status_html(f"Cancelled ({event.message}).", tone="warn"), shown, None, about, seed
             elif isinstance(event, Failed):
-                yield fmt.status_html(f"Failed: {event.message}", tone="error"), shown, None, "", seed
+                yield fmt.status_html(f"Failed: {event.message}", tone="error"), shown, None, about, seed
                 raise gr.Error(event.message, print_exception=False)  # the studio has logged it
     except StudioError as exc:
         raise gr.Error(str(exc), print_exception=False) from None
@@ -145,11 +146,18 @@ def reattach(studio: Studio, client: str | None, http: gr.Request | None) -> tup
     return client, (running or mine or [{"id": ""}])[0]["id"]
 
 
-def _details(job: dict[str, Any], summary: dict[str, Any], plan: str) -> str:
+def _about(job: dict[str, Any]) -> str:
+    """Which job this page shows (after a reload the prompt box may hold something else)."""
     request = job.get("request") or {}
-    size = f"{request.get('width')}×{request.get('height')} · {request.get('frames')} frames · {request.get('steps')} steps"
-    return (f"{size} · seed {job.get('seed')} · plan `{plan or summary.get('plan', '')}` · "
-            f"{summary.get('seconds', 0):.1f} s  \nSent to the model: {summary.get('model_prompt', '')}")
+    prompt = (job.get("prompt") or "").replace("\n", " ")
+    prompt = prompt if len(prompt) <= 120 else prompt[:119] + "…"
+    return (f"Job `{job['id']}` · {html.escape(prompt)}  \n{request.get('width')}×{request.get('height')} · "
+            f"{request.get('frames')} frames · {request.get('steps')} steps · seed {job.get('seed')}")
+
+
+def _details(job: dict[str, Any], summary: dict[str, Any], plan: str) -> str:
+    return (f"{_about(job)} · plan `{plan or summary.get('plan', '')}` · {summary.get('seconds', 0):.1f} s  \n"
+            f"Sent to the model: {html.escape(str(summary.get('model_prompt', '')))}")
 
 
 def preset_name(preset: str | None) -> str | None:

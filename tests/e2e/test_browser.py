@@ -87,3 +87,41 @@ def test_phone_layout_and_history(browser, server, artifacts):
     page.wait_for_function("() => document.querySelector('#history_details').innerText.includes('seed')")
     page.screenshot(path=str(artifacts / "studio-390x844-history.png"), full_page=True)
     page.close()
+
+
+def test_reload_mid_job_reattaches_and_another_visitor_sees_the_queue(browser, server, artifacts):
+    """A job belongs to the studio: reloading the page finds it again with its progress and preview; another
+    visitor (its own browser storage) sees it in the queue, not as theirs, and cannot act for its owner."""
+    artist = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = artist.new_page()
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#prompt textarea")
+    page.fill("#prompt textarea", "a lantern festival over a river, slow pan")
+    page.locator("#advanced").click()
+    page.locator("#steps input[type=number]").fill("60")
+    page.locator("#steps input[type=number]").press("Enter")
+    page.click("#generate")
+    page.wait_for_selector("#preview img", timeout=120_000)
+
+    page.reload(wait_until="load")
+    page.wait_for_selector("#preview img", timeout=60_000)  # the latest preview, at once after the reload
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Step')", timeout=60_000)
+    page.wait_for_function("() => (document.querySelector('#queue_table')?.innerText || '').includes('yours')",
+                           timeout=30_000)
+    page.screenshot(path=str(artifacts / "studio-1440x900-reattached.png"), full_page=True)
+
+    visitor = browser.new_context(viewport={"width": 390, "height": 844})
+    other = visitor.new_page()
+    other.goto(server.url, wait_until="load")
+    other.wait_for_function("() => (document.querySelector('#queue_table')?.innerText || '').includes('lantern')",
+                            timeout=30_000)
+    assert "yours" not in other.inner_text("#queue_table")
+    assert "Ready" in other.inner_text("#status") and other.locator("#preview img").count() == 0
+    other.screenshot(path=str(artifacts / "studio-390x844-queue-of-others.png"), full_page=True)
+    visitor.close()
+
+    page.click("#cancel")
+    page.wait_for_function("() => document.querySelector('#status').innerText.includes('Cancelled')",
+                           timeout=60_000)
+    page.screenshot(path=str(artifacts / "studio-1440x900-reattached-cancelled.png"), full_page=True)
+    artist.close()

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
+import pytest
 from gradio_client import Client
+from gradio_client.exceptions import AppError
 
 from studio.history import History
 from tests.conftest import subprocess_env
@@ -81,3 +83,35 @@ def test_kill_9_of_the_cli(tmp_path):
     assert again.returncode == 0, again.stderr
     assert [job["status"] for job in History(outputs).list()] == ["done", "interrupted"]
     assert visible_videos(outputs) == [outputs / "videos" / f"{json.loads(again.stdout)['job_id']}.mp4"]
+
+
+def test_queued_jobs_survive_a_kill_9_and_run_after_the_restart(tmp_path):
+    """kill -9 of the served studio with a job running and 3 queued: after the restart the running one reads
+    `interrupted` (and can be queued again), the 3 queued ones run to the end by themselves."""
+    server = Server(tmp_path, env={"STUDIO_TRANSLATOR": "none"})
+    try:
+        client = Client(server.url, verbose=False)
+        running = client.predict(prompt="running when killed", api_name="/submit", **SLOW)
+        queued = [client.predict(prompt=f"queued {n}", api_name="/submit", **SMALL_UI) for n in range(3)]
+        deadline = time.time() + 120
+        while time.time() < deadline and (History(server.outputs).get(running) or {}).get("status") != "running":
+            time.sleep(0.2)
+        server.process.kill()
+        server.process.wait(timeout=30)
+    finally:
+        server.stop()
+    assert [History(server.outputs).get(j)["status"] for j in queued] == ["queued"] * 3
+
+    restarted = Server(tmp_path, env={"STUDIO_TRANSLATOR": "none"})
+    try:
+        client = Client(restarted.url, verbose=False)
+        assert History(server.outputs).get(running)["status"] == "interrupted"
+        for job_id in queued:
+            status, *_ = client.predict(job_id, api_name="/follow")
+            assert "Done" in status, status
+        with pytest.raises(AppError, match=f"stopped before this job finished.*requeue {running}"):
+            client.predict(running, api_name="/follow")  # the message says how to queue it again
+    finally:
+        restarted.stop()
+    assert [History(server.outputs).get(j)["status"] for j in queued] == ["done"] * 3
+    assert integrity(server.outputs) == "ok"
