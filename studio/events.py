@@ -47,12 +47,14 @@ class Progress(Event):
         return min(1.0, max(0.0, self.step / self.total)) if self.total else 0.0
 
     def describe(self) -> str:
+        eta = f", about {_clock(self.eta)} left" if self.eta is not None else ""
+        if self.phase == "decode" and self.total and self.step < self.total:
+            return f"decoding the video: frame {self.step} of {self.total}{eta}"
         if self.phase != "denoise":
             return {
                 "language": "preparing the prompt", "load": "loading the model", "text": "encoding the prompt",
                 "decode": "decoding the video", "encode": "writing the MP4",
             }[self.phase]
-        eta = f", about {_clock(self.eta)} left" if self.eta is not None else ""
         return f"step {self.step}/{self.total} ({_clock(self.elapsed)} elapsed{eta})"
 
 

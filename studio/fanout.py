@@ -51,6 +51,7 @@ class _Channel:
     ended: Event | None = None
     ended_at: float = 0.0
     followers: list[_Follower] = field(default_factory=list)
+    live: bool = False  # a job of this process publishes here (not just followers waiting for one)
 
     def snapshot(self) -> list[Event]:
         kept = [self.started, *self.notices, self.progress, self.preview, self.ended]
@@ -65,18 +66,20 @@ class Fanout:
         self._lock = threading.Lock()
 
     def open(self, job_id: str) -> None:
-        """Make the channel before the job's first event, so a follower never misses one."""
+        """Mark the job as run by this process, before its first event (followers may already wait on it)."""
         with self._lock:
             self._forget_old()
-            self._channels.setdefault(job_id, _Channel())
+            self._channels.setdefault(job_id, _Channel()).live = True
 
     def has(self, job_id: str) -> bool:
+        """Whether this process runs (or ran) the job."""
         with self._lock:
-            return job_id in self._channels
+            return job_id in self._channels and self._channels[job_id].live
 
     def publish(self, event: Event) -> None:
         with self._lock:
             channel = self._channels.setdefault(event.job_id, _Channel())
+            channel.live = True
             if isinstance(event, Started):
                 channel.started = event
             elif isinstance(event, Notice):
@@ -93,7 +96,8 @@ class Fanout:
 
     def follow(self, job_id: str, *, poll: float = 1.0) -> Iterator[Event | None]:
         """The job's state so far, then its events until it ends; yields None every `poll` seconds of silence
-        (so a caller can notice a client that went away). Closing the iterator only detaches this follower."""
+        (so a caller can look at the job's record, or notice a client that went away). Following a job that
+        has not started yet misses none of its events. Closing the iterator only detaches this follower."""
         follower = _Follower()
         with self._lock:
             channel = self._channels.setdefault(job_id, _Channel())
@@ -114,6 +118,8 @@ class Fanout:
             with self._lock:
                 if follower in channel.followers:
                     channel.followers.remove(follower)
+                if not channel.live and not channel.followers and self._channels.get(job_id) is channel:
+                    del self._channels[job_id]  # waited for a job that another process runs
 
     def _forget_old(self) -> None:
         now = time.monotonic()

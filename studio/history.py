@@ -29,7 +29,7 @@ _COLUMNS = (
     "id", "created", "started", "finished", "status", "model", "prompt", "seed", "request", "language",
     "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
     "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
-    "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested",
+    "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested", "timings",
 )
 
 
@@ -49,10 +49,11 @@ def _m001_jobs(db: sqlite3.Connection) -> None:
 def _m002_queue(db: sqlite3.Connection) -> None:
     """The studio's own queue: a place in line, the batch and parent a job belongs to, the browser that
     submitted it (a page finds its jobs again after a reload), favourites, the last step reached, and a
-    cancel asked by any process (the worker running the job reads it)."""
+    cancel asked by any process (the worker running the job reads it), and phase timings (the ETA of later
+    jobs includes the decode and MP4 as this machine ran them)."""
     for column in ("position REAL", "batch_id TEXT", "batch_key TEXT", "parent_id TEXT", "client TEXT",
                    "favourite INTEGER NOT NULL DEFAULT 0", "step INTEGER",
-                   "cancel_requested INTEGER NOT NULL DEFAULT 0"):
+                   "cancel_requested INTEGER NOT NULL DEFAULT 0", "timings TEXT"):
         db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
     db.execute("CREATE INDEX jobs_queue ON jobs (status, position)")
     db.execute("CREATE INDEX jobs_batch ON jobs (batch_id, batch_key)")
@@ -270,7 +271,7 @@ class History:
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
-    for key in ("request", "notices", "plan"):
+    for key in ("request", "notices", "plan", "timings"):
         if job.get(key):
             try:
                 job[key] = json.loads(job[key])

@@ -163,6 +163,31 @@ class Estimator:
         return total
 
 
+def tail_seconds(history: History, request: dict[str, Any], recent: int = 20) -> float | None:
+    """Decode + MP4 seconds for this request, from the rate (per output pixel-frame) of this machine's last
+    finished jobs of the same model; None before the first one."""
+    with history._db(write=False) as db:
+        rows = db.execute(
+            "SELECT request, timings FROM jobs WHERE status = 'done' AND model = ? AND timings IS NOT NULL"
+            " ORDER BY finished DESC LIMIT ?", (request.get("model"), recent),
+        ).fetchall()
+    rates = []
+    for row in rows:
+        try:
+            timings, done = json.loads(row["timings"]), json.loads(row["request"])
+            rates.append((timings["decode"] + timings.get("encode", 0.0)) / _pixels(done))
+        except (KeyError, TypeError, ValueError, ZeroDivisionError):
+            continue
+    if not rates:
+        return None
+    rates.sort()
+    return rates[len(rates) // 2] * _pixels(request)
+
+
+def _pixels(request: dict[str, Any]) -> int:
+    return int(request["width"]) * int(request["height"]) * int(request["frames"])
+
+
 def _work(request: dict[str, Any]) -> float:
     frames = int(request.get("frames") or 1)
     tokens = ((frames - 1) // 4 + 1) * (int(request.get("width") or 16) // 16) * (int(request.get("height") or 16) // 16)

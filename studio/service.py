@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -36,7 +36,7 @@ from .errors import InvalidRequest, NotYours, OutOfMemory, StorageError, StudioE
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
 from .fanout import Fanout
 from .history import ACTIVE, History
-from .jobqueue import Estimator, JobQueue
+from .jobqueue import Estimator, JobQueue, tail_seconds
 from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
 from .metrics import Metrics
@@ -60,6 +60,34 @@ class _Finished:
 @dataclass(frozen=True)
 class _Crashed:
     error: BaseException
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    frames: int  # this many more frames came out of the VAE
+
+
+class _JobClock:
+    """Makes a job's time left honest to the end: denoising's ETA plus the decode and MP4 as this machine ran them
+    in earlier jobs (`tail`, None before the first), then the decode's own progress, frame by frame."""
+
+    def __init__(self, request: GenerationRequest, tail: float | None) -> None:
+        self.request, self.tail = request, tail
+        self.decoded, self.decode_start = 0, 0.0
+
+    def progress(self, job_id: str, item: "Progress | _Decoded") -> Progress:
+        frames = self.request.frames
+        if isinstance(item, _Decoded):
+            self.decoded = min(frames, self.decoded + item.frames)
+            elapsed = time.perf_counter() - self.decode_start
+            left = elapsed / self.decoded * (frames - self.decoded) if self.decoded else None
+            return Progress(job_id, "decode", self.decoded, frames, elapsed, left)
+        if item.phase == "decode":
+            self.decode_start = time.perf_counter()
+            return Progress(job_id, "decode", 0, frames, 0.0, self.tail)
+        if item.phase == "denoise" and item.eta is not None and self.tail is not None:
+            return replace(item, eta=item.eta + self.tail)
+        return item
 
 
 class Studio:
@@ -139,27 +167,29 @@ class Studio:
         Yields None after `poll` seconds without news (a heartbeat, so a caller can stop following);
         closing the iterator only stops following, never the job.
         """
+        job = self.job(job_id, user=user)
+        if job["status"] not in ACTIVE:
+            yield self._ending(job)
+            return
         shown: Queued | None = None
-        while True:
-            job = self.job(job_id, user=user)
-            status = job["status"]
-            if status == "queued":
-                place = self.queue.place(job["id"], self.estimator)
-                update = Queued(job["id"], place.describe() if place else "waiting", place.ahead if place else 0)
-                yield update if update != shown else None
-                shown = update
-                time.sleep(min(poll, 0.5))
-            elif status == "running" and self.fanout.has(job["id"]):
-                for event in self.fanout.follow(job["id"], poll=poll):
+        with closing(self.fanout.follow(job["id"], poll=min(poll, 0.5))) as live:
+            for event in live:
+                if event is not None:
                     yield event
                     if isinstance(event, TERMINAL):
                         return
-            elif status == "running":  # claimed a moment ago, or run by another studio process: look again
-                yield None
-                time.sleep(min(poll, 0.5))
-            else:
-                yield self._ending(job)
-                return
+                    continue
+                job = self.job(job_id, user=user)
+                if job["status"] == "queued":
+                    place = self.queue.place(job["id"], self.estimator)
+                    update = Queued(job["id"], place.describe() if place else "waiting", place.ahead if place else 0)
+                    yield update if update != shown else None
+                    shown = update
+                elif job["status"] == "running":
+                    yield None  # its events come through `live`, or it runs in another process: look again
+                else:  # it ended where this channel does not hear (another process)
+                    yield self._ending(job)
+                    return
 
     def cancel(self, job_id: str, *, user: str | None = None) -> str:
         """Stop a queued or running job, from any tab, process or client; returns what happened, in words."""
@@ -448,8 +478,13 @@ class Studio:
         The one-GPU runner feeds `writer` while the VAE decodes; the multi-GPU one leaves it to `_write_outputs`.
         """
         events: queue.Queue = queue.Queue()
+
+        def on_frames(frames) -> None:
+            writer.add(frames)
+            events.put(_Decoded(len(frames)))
+
         runner = pipe if isinstance(pipe, ParallelRunner) else PipelineRunner(
-            pipe, hooks=[plan, *self.speed.hooks], on_frames=writer.add
+            pipe, hooks=[plan, *self.speed.hooks], on_frames=on_frames
         )
         spec = self.spec_for(request.model)
         negative = request.negative_prompt if request.negative_prompt is not None else spec.negative_prompt
@@ -465,6 +500,7 @@ class Studio:
 
         worker = threading.Thread(target=work, name=f"job-{job_id}", daemon=True)
         worker.start()
+        eta = _JobClock(request, tail_seconds(self.history, request.to_dict()))
         try:
             while True:
                 item = events.get()
@@ -472,7 +508,7 @@ class Studio:
                     return item.result
                 if isinstance(item, _Crashed):
                     raise item.error
-                yield item
+                yield eta.progress(job_id, item) if isinstance(item, (Progress, _Decoded)) else item
         finally:
             if worker.is_alive():
                 cancel.set()
@@ -533,7 +569,7 @@ class Studio:
         video.write_json({**writer.metadata, "summary": summary}, sidecar)
         self.history.finish(
             job_id, "done", output=str(mp4), thumbnail=str(thumb), sidecar=str(sidecar), seconds=seconds,
-            notices=notices,
+            notices=notices, timings=summary["timings"],
         )
         return summary
 

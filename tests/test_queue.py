@@ -178,3 +178,26 @@ def test_cancel_asked_by_another_process_reaches_the_worker(tmp_path):
         assert isinstance(_events(studio, job_id)[-1], Cancelled)
     finally:
         studio.stop_workers()
+
+
+def test_time_left_includes_decode_and_mp4_and_the_decode_reports_frames(tmp_path):
+    """The first job has no figures to lean on; the next one's ETA adds the decode + MP4 time this machine
+    measured, and while the VAE decodes the progress counts frames instead of standing still."""
+    studio = _studio(tmp_path)
+    studio.start_workers()
+    try:
+        first = _events(studio, studio.submit(studio.request("first", **{**SMALL, "frames": 17})))
+        denoise = [e for e in first if isinstance(e, Progress) and e.phase == "denoise"]
+        assert denoise[-1].eta == 0.0, "no earlier job: the ETA is the denoising's own"
+        decode = [e for e in first if isinstance(e, Progress) and e.phase == "decode"]
+        assert [e.step for e in decode][0] == 0 and decode[-1].step == 17 and decode[-1].total == 17
+        assert len(decode) >= 3, f"the decode reported no frames as they came: {decode}"
+        assert "frame" in decode[1].describe()
+        timings = studio.history.get(first[-1].job_id)["timings"]
+        assert timings["decode"] > 0
+
+        second = _events(studio, studio.submit(studio.request("second", **{**SMALL, "frames": 17})))
+        last_step = [e for e in second if isinstance(e, Progress) and e.phase == "denoise"][-1]
+        assert last_step.eta == pytest.approx(timings["decode"] + timings["encode"], rel=0.01)
+    finally:
+        studio.stop_workers()

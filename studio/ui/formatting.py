@@ -57,8 +57,9 @@ def status_html(message: str, fraction: float | None = None, tone: str = "info")
 
 def progress_status(event: Progress) -> str:
     """Overall progress: denoising is most of the job; decode and encode take the rest."""
-    if event.phase == "denoise":
-        fraction = _PHASE_SHARE["denoise"] + event.fraction * (_PHASE_SHARE["decode"] - _PHASE_SHARE["denoise"])
+    if event.phase in ("denoise", "decode"):
+        following = {"denoise": "decode", "decode": "encode"}[event.phase]
+        fraction = _PHASE_SHARE[event.phase] + event.fraction * (_PHASE_SHARE[following] - _PHASE_SHARE[event.phase])
     else:
         fraction = _PHASE_SHARE[event.phase]
     return status_html(event.describe().capitalize(), fraction)
@@ -114,3 +115,39 @@ def job_details(job: dict[str, Any]) -> str:
 
 def request_summary(request: GenerationRequest) -> str:
     return f"{request.width}×{request.height} · {request.frames} frames · {request.steps} steps · seed {request.seed}"
+
+
+
+def history_caption(job: dict[str, Any]) -> str:
+    """A card's caption: ★ for a favourite and the prompt's first words, then the date and the status on a line of
+    their own (shown as a second line where the page's style keeps line breaks, else after a space)."""
+    star = "★ " if job.get("favourite") else ""
+    return f"{star}{first_words(job.get('prompt'))}\n{short_date(job.get('created'))} · {job.get('status')}"
+
+
+def first_words(text: str | None, words: int = 8, chars: int = 60) -> str:
+    """The start of a prompt: whole words where it has spaces, characters where it has none (Chinese)."""
+    text = " ".join((text or "").split())
+    short = " ".join(text.split(" ")[:words])
+    short = short if len(short) <= chars else short[: chars - 1].rstrip()
+    return short + "…" if short != text else short
+
+
+def short_date(created: float | None, now: float | None = None) -> str:
+    """ "today 14:05", "4 Dec" this year, "4 Dec 2025" before: as much as a card has room for."""
+    when, today = time.localtime(created or 0), time.localtime(now)
+    if when[:3] == today[:3]:
+        return time.strftime("today %H:%M", when)
+    return f"{when.tm_mday} {time.strftime('%b' if when.tm_year == today.tm_year else '%b %Y', when)}"
+
+
+def page_label(page: int, pages: int, total: int) -> str:
+    """ "page 2 of 17 · 400 jobs" """
+    return f"page {page} of {pages} · {total:,} job{'' if total == 1 else 's'}"
+
+
+def history_empty(filtered: bool) -> str:
+    """Why a history page shows no jobs, and what to do about it."""
+    if filtered:
+        return "No jobs match. Change the search or the filters, or untick “Favourites only”."
+    return "No jobs yet. Make one in the Create tab; it appears here as soon as it is queued."
