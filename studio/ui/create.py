@@ -293,9 +293,11 @@ def build(studio: Studio) -> CreateTab:
 
 
 def _parameters_of(like: Callable) -> Callable[[Callable], Callable]:
-    """Give a `*values` wrapper the named parameters of `like`: Gradio names API parameters from the signature."""
+    """Give a `*values` wrapper the named parameters of `like`: Gradio names API parameters from the signature,
+    and finds the gr.Request parameter from the type hints."""
     def wrap(fn: Callable) -> Callable:
         fn.__signature__ = inspect.signature(like)
+        fn.__annotations__ = {**like.__annotations__, "return": fn.__annotations__.get("return")}
         return fn
 
     return wrap

@@ -160,3 +160,22 @@ def test_a_malformed_login_setting_stops_the_studio_with_its_fix(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert re.search(r"STUDIO_AUTH: entry 1 \('alice'\) is not user:password. Fix: write user:password pairs",
                      done.stderr), done.stderr
+
+
+def test_with_logins_only_the_owner_follows_or_cancels_a_queued_job(private):
+    """Another user's job is visible in the queue without its prompt; following or cancelling it is refused,
+    and its owner cancels it."""
+    bob = Client(private.url, auth=("bob", USERS["bob"]), verbose=False)
+    alice = Client(private.url, auth=("alice", USERS["alice"]), verbose=False)
+    job_id = bob.predict(prompt="bob's long secret job", api_name="/submit",
+                         resolution="832x480", duration=5 / 16, steps=100)
+    with pytest.raises(Exception, match="belongs to another user"):
+        alice.predict(job_id, api_name="/cancel")
+    with pytest.raises(Exception, match="belongs to another user"):
+        alice.predict(job_id, api_name="/follow")
+    seen_by_alice = {job["id"]: job for job in alice.predict(api_name="/jobs")["jobs"]}
+    assert seen_by_alice[job_id]["prompt"] == "" and not seen_by_alice[job_id]["mine"]
+    assert History(private.outputs).get(job_id)["status"] in ("queued", "running")
+    assert job_id in bob.predict(job_id, api_name="/cancel")
+    assert "Cancelled" in bob.predict(job_id, api_name="/follow")[0]
+    assert History(private.outputs).get(job_id)["status"] == "cancelled"
