@@ -34,7 +34,7 @@ class QueuePanel:
 
 def build(studio: Studio) -> QueuePanel:
     variation_ids = gr.State([])
-    variations = gr.Gallery(label="Variations: click one to keep its seed", columns=4, height="auto",
+    variations = gr.Gallery(label="Variations (captions are seeds): click one to keep its seed", columns=4, height="auto",
                             allow_preview=False, object_fit="cover", elem_id="variations", visible=False,
                             interactive=False, buttons=[])
     with gr.Accordion("Queue", open=True, elem_id="queue_panel"):
@@ -102,7 +102,7 @@ def _variations(studio: Studio, ids: list[str]):
             continue
         thumb = job.get("thumbnail")
         picture = thumb if thumb and Path(thumb).is_file() else _card(job["status"])
-        items.append((picture, f"seed {job['seed']} · {job['status']}"))
+        items.append((picture, str(job["seed"]) if job["status"] == "done" else job["status"]))  # captions are short
     return gr.update(value=items, visible=True)
 
 
