@@ -1,4 +1,4 @@
-"""Command line: `python -m studio generate | history | presets | doctor`.
+"""Command line: `python -m studio generate | batch | jobs | cancel | requeue | history | presets | doctor`.
 
 Bad input exits with code 2 and one line on stderr, never a traceback; `--json` prints exactly
 one JSON object on stdout.
@@ -29,29 +29,26 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     gen = commands.add_parser("generate", help="make one video")
-    gen.add_argument("--model", help="tiny, tiny-5b, wan2.2-t2v-a14b, wan2.2-ti2v-5b, a model id or a folder")
     gen.add_argument("--prompt", required=True)
-    gen.add_argument("--negative-prompt")
-    gen.add_argument("--preset", help="apply a preset's style and settings (see `presets`)")
-    gen.add_argument("--width", type=_int("width"))
-    gen.add_argument("--height", type=_int("height"))
-    gen.add_argument("--frames", type=_int("frames"), help="4k+1, e.g. 81 (5 s at 16 fps)")
-    gen.add_argument("--steps", type=_int("steps"))
-    gen.add_argument("--guidance", type=float, dest="guidance_scale", help="guidance of the high-noise expert")
-    gen.add_argument("--guidance-2", type=float, dest="guidance_scale_2", help="guidance of the low-noise expert")
-    gen.add_argument("--shift", type=float, dest="flow_shift")
-    gen.add_argument("--seed", type=_int("seed"))
-    gen.add_argument("--fps", type=_int("fps"))
-    gen.add_argument("--mode", choices=("quality", "turbo", "fast"))
-    gen.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
-    gen.add_argument("--attention", help="default ($STUDIO_ATTENTION; fast jobs: $STUDIO_FAST_ATTENTION, int8), "
-                                         "auto (exact, fastest kernel found), "
-                                         "int8 (ours: faster, about 1 %% error), cudnn, flash, efficient, native")
-    gen.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
-    gen.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
-    gen.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+    _request_options(gen)
     gen.add_argument("--out", help="where to write the MP4 (default: the outputs folder)")
+    gen.add_argument("--variations", type=_int("variations"),
+                     help="queue 1-16 videos that differ only in seed (--seed, --seed+1, ... or random), run them here")
     gen.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+    batch = commands.add_parser("batch", help="queue and run a video for every row of a .txt, .csv or .jsonl file")
+    batch.add_argument("file", help=".txt (a prompt a line), .csv (header of settings) or .jsonl (an object a line)")
+    _request_options(batch)
+    batch.add_argument("--name", help="the batch's id (default: from the file's path); same name, same batch")
+    batch.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+    jobs = commands.add_parser("jobs", help="the queue: running jobs, then queued ones in order")
+    jobs.add_argument("--json", action="store_true")
+    cancel = commands.add_parser("cancel", help="stop a queued or running job")
+    cancel.add_argument("job")
+    requeue = commands.add_parser("requeue", help="queue an interrupted, failed or cancelled job again")
+    requeue.add_argument("job")
+    requeue.add_argument("--run", action="store_true", help="run it here and now, then print the MP4's path")
 
     doctor = commands.add_parser("doctor", help="check the GPU and say which model and memory plan it runs")
     doctor.add_argument("--assume-gpu", help='plan for a card that is not here: "NAME,GB,CC", e.g. "RTX 4090,24,8.9"')
@@ -65,6 +62,30 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--limit", type=_int("limit"), default=50)
     hist.add_argument("--json", action="store_true")
     return parser
+
+
+def _request_options(parser: argparse.ArgumentParser) -> None:
+    """The settings of a job: generate's own, and every row's defaults in a batch."""
+    parser.add_argument("--model", help="tiny, tiny-5b, wan2.2-t2v-a14b, wan2.2-ti2v-5b, a model id or a folder")
+    parser.add_argument("--negative-prompt")
+    parser.add_argument("--preset", help="apply a preset's style and settings (see `presets`)")
+    parser.add_argument("--width", type=_int("width"))
+    parser.add_argument("--height", type=_int("height"))
+    parser.add_argument("--frames", type=_int("frames"), help="4k+1, e.g. 81 (5 s at 16 fps)")
+    parser.add_argument("--steps", type=_int("steps"))
+    parser.add_argument("--guidance", type=float, dest="guidance_scale", help="guidance of the high-noise expert")
+    parser.add_argument("--guidance-2", type=float, dest="guidance_scale_2", help="guidance of the low-noise expert")
+    parser.add_argument("--shift", type=float, dest="flow_shift")
+    parser.add_argument("--seed", type=_int("seed"))
+    parser.add_argument("--fps", type=_int("fps"))
+    parser.add_argument("--mode", choices=("quality", "turbo", "fast"))
+    parser.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
+    parser.add_argument("--attention", help="default ($STUDIO_ATTENTION; fast jobs: $STUDIO_FAST_ATTENTION, int8), "
+                                            "auto (exact, fastest kernel found), "
+                                            "int8 (ours: faster, about 1 %% error), cudnn, flash, efficient, native")
+    parser.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
+    parser.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
+    parser.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
 
 
 def _int(name: str):
@@ -83,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
     # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
-    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "CRITICAL"), libraries=args.command == "generate")
+    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "CRITICAL"),
+                   libraries=args.command in ("generate", "batch", "requeue"))
     try:
-        return {"generate": _generate, "history": _history, "doctor": _doctor,
-                "presets": _presets}[args.command](args)
+        return {"generate": _generate, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
+                "history": _history, "doctor": _doctor, "presets": _presets}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -108,24 +130,38 @@ def _config(args: argparse.Namespace, **overrides: Any):
     return StudioConfig.from_env(outputs=args.outputs, **overrides)
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from .events import Cancelled, Done, Failed, Notice, Preview, Progress
-    from .request import cleaning_notice
+def _studio(args: argparse.Namespace):
+    """A studio for the job settings on the command line (generate, batch)."""
     from .service import Studio
 
     translator = "none" if args.no_translate else args.translator
-    studio = Studio(
+    return Studio(
         _config(args, model=args.model, translator=translator, memory_plan=args.memory_plan, gpus=args.gpus)
     )
-    settings = {
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {
         k: getattr(args, k)
         for k in ("negative_prompt", "width", "height", "frames", "steps", "guidance_scale", "guidance_scale_2",
                   "flow_shift", "seed", "fps", "mode", "memory_plan", "attention", "preset")
     }
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .events import Cancelled, Done, Failed, Notice, Preview, Progress
+    from .request import cleaning_notice
+
+    if args.variations is not None:
+        _check_variations(args)
+    studio = _studio(args)
+    settings = _settings(args)
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
     cleaned = cleaning_notice(args.prompt, request.prompt)
     if cleaned:
         print(f"notice: {cleaned}", file=sys.stderr)
+    if args.variations is not None:
+        return _variations(args, studio, settings)
     out = Path(args.out) if args.out else None
     summary, previews = None, 0
     for event in studio.generate(request, output=out):
@@ -149,6 +185,151 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         print(summary["output"])
     return 0
+
+
+MAX_VARIATIONS = 16
+
+
+def _check_variations(args: argparse.Namespace) -> None:
+    from .errors import InvalidRequest
+
+    if not 1 <= args.variations <= MAX_VARIATIONS:
+        raise InvalidRequest("variations", args.variations, f"use a whole number from 1 to {MAX_VARIATIONS}")
+    if args.out:
+        raise InvalidRequest("out", args.out, "--variations writes one MP4 per seed into the outputs folder. "
+                             "Fix: leave --out out (or choose the folder with --outputs DIR)")
+
+
+def _variations(args: argparse.Namespace, studio, settings: dict[str, Any]) -> int:
+    """Queue the same job with N seeds as one batch ("variations-<first id>") and run them in this process."""
+    from .batch import run_jobs
+
+    seeds = [None if args.seed is None else args.seed + offset for offset in range(args.variations)]
+    requests = [studio.request(args.prompt, translate=not args.no_translate, **{**settings, "seed": seed})
+                for seed in seeds]
+    first = studio.submit(requests[0])
+    batch_id = f"variations-{first}"
+    studio.history.update(first, batch_id=batch_id)
+    ids = [first, *(studio.submit(request, batch_id=batch_id) for request in requests[1:])]
+    ended = run_jobs(studio, batch_id, ids, _progress(len(ids)))
+    jobs = [{"job_id": job_id, "status": ended[job_id]["status"], "output": ended[job_id]["output"],
+             "seed": ended[job_id]["seed"], "prompt": ended[job_id]["prompt"]} for job_id in ids]
+    if args.json:
+        print(json.dumps({"batch_id": batch_id, "jobs": jobs}, ensure_ascii=False))
+    else:
+        for job in jobs:
+            if job["output"]:
+                print(job["output"])
+    return 0 if all(job["status"] == "done" for job in jobs) else EXIT_FAILED
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import batch_id_for, index_rows, queue_rows, read_rows, run_jobs, write_index
+
+    path = Path(args.file)
+    rows = read_rows(path)  # an unusable file stops here, before a model is looked at
+    batch_id = batch_id_for(path, args.name)
+    studio = _studio(args)
+    queued = queue_rows(studio, batch_id, rows, {**_settings(args), "translate": not args.no_translate})
+    for row in queued.bad:
+        print(f"line {row.line}: {row.error}", file=sys.stderr)
+    counts = f"{queued.skipped_done} already done, {len(queued.bad)} bad"
+    print(f"batch {batch_id}: " + (f"queued {queued.queued}, {counts}" if queued.queued else
+                                   f"nothing to queue ({counts})"), file=sys.stderr)
+    ended = run_jobs(studio, batch_id, queued.waiting, _progress(len(queued.waiting)))
+    folder = Path(studio.config.outputs) / "batches" / batch_id
+    entries = write_index(folder, index_rows(rows, queued, ended), f"Batch {batch_id} ({path.name})")
+    if args.json:
+        print(json.dumps({
+            "batch_id": batch_id, "folder": str(folder), "index_csv": str(folder / "index.csv"),
+            "index_html": str(folder / "index.html"), "queued": queued.queued, "skipped_done": queued.skipped_done,
+            "bad_rows": [{"line": row.line, "message": row.error} for row in queued.bad],
+            "jobs": [{"line": e["line"], "job_id": e["job_id"], "status": e["status"], "seed": e["seed"],
+                      "output": str(folder / e["file"]) if e["file"] else None, "prompt": e["prompt"]}
+                     for e in entries if e["job_id"]],
+        }, ensure_ascii=False))
+    else:
+        print(folder / "index.html")
+    return 0 if all(e["status"] == "done" for e in entries) else EXIT_FAILED
+
+
+def _progress(total: int):
+    """Prints "[3/5] done PATH" (or the failure) to stderr as each job of a batch ends."""
+    ended = 0
+
+    def report(job: dict[str, Any]) -> None:
+        nonlocal ended
+        ended += 1
+        what = job["output"] if job["status"] == "done" else f"{job['id']}: {job['error_message'] or job['status']}"
+        print(f"[{ended}/{total}] {job['status']} {what}", file=sys.stderr)
+
+    return report
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from .service import Studio
+
+    rows = Studio(_config(args)).jobs()
+    if args.json:
+        print(json.dumps({"jobs": rows}, ensure_ascii=False, default=str))
+        return 0
+    for row in rows:
+        place = "running" if row["status"] == "running" else f"#{row['place']}"
+        print(f"{place:<8} {row['id']}  {row['prompt'][:60]}")
+    if not rows:
+        print("No job is queued or running.", file=sys.stderr)
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from .service import Studio
+
+    print(Studio(_config(args)).cancel(args.job))
+    return 0
+
+
+def _requeue(args: argparse.Namespace) -> int:
+    from .service import Studio
+
+    studio = Studio(_config(args))
+    job = studio.job(args.job)
+    if args.run and job["status"] == "queued":  # queued already (e.g. by an earlier `requeue`): just run it
+        message = f"Job {job['id']} is queued; running it here."
+    else:
+        message = studio.requeue(job["id"])
+    if not args.run:
+        print(message)
+        return 0
+    print(message, file=sys.stderr)
+    return _run_here(studio, job["id"])
+
+
+def _run_here(studio, job_id: str) -> int:
+    """Run a queued job in this process now (only that job, never one queued behind it); when a served
+    studio claimed it first, follow it there. A cancel asked from another process reaches it here too."""
+    import itertools
+    import time
+
+    from .events import TERMINAL, Cancelled, Done, Progress
+
+    asked_at = time.monotonic()
+    for event in itertools.chain(studio.drive(job_id), studio.follow(job_id)):
+        if time.monotonic() - asked_at > 1.0:
+            asked_at = time.monotonic()
+            if studio.queue.cancels_asked([job_id]):
+                studio.cancel(job_id)
+        if isinstance(event, Progress):
+            print(event.describe(), file=sys.stderr)
+        elif isinstance(event, TERMINAL):
+            break
+    if isinstance(event, Done):
+        print(event.output)
+        return 0
+    if isinstance(event, Cancelled):
+        print(f"cancelled: {event.message}", file=sys.stderr)
+        return EXIT_CANCELLED
+    print(f"error: {event.message}", file=sys.stderr)
+    return EXIT_BAD_INPUT if event.kind != "internal" else EXIT_FAILED
 
 
 def _history(args: argparse.Namespace) -> int:
