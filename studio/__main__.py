@@ -362,7 +362,7 @@ def _presets(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from .hardware import doctor_report, format_report
+    from .doctor import doctor_report, format_report
 
     report = doctor_report(assume_gpu=args.assume_gpu, measure=not args.no_measure)
     print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))

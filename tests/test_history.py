@@ -43,7 +43,7 @@ def test_job_of_a_killed_process_reads_interrupted(tmp_path):
     child.send_signal(signal.SIGKILL)
     child.wait()
     record = History(tmp_path).get(job)
-    assert record["status"] == "interrupted" and "re-run" in record["error_message"]
+    assert record["status"] == "interrupted" and "stopped before this job finished" in record["error_message"]
     assert History(tmp_path).integrity() == "ok"
 
 

@@ -28,14 +28,13 @@ def build_app(studio: Studio) -> gr.Blocks:
             with gr.Tab("System", id="system", elem_id="tab_system"):
                 system_tab.build(studio)
 
-        history_outputs = [past.gallery, past.jobs, past.count]
-        app.load(past.load, None, history_outputs, api_visibility="private")
+        app.load(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         # A page that loads finds this browser's (or login's) queued and running jobs and shows the newest.
         def reattach(client: str, request: gr.Request = None) -> tuple[str, str]:
             return create.jobs.reattach(studio, client, request)
 
         app.load(reattach, made.client_id, [made.client_id, made.current_job], api_visibility="private")
-        made.follow_event.then(past.load, None, history_outputs, api_visibility="private")
+        made.follow_event.then(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         _wire_history_to_create(studio, made, past, tabs)
     app.queue(max_size=studio.config.max_queue)
     return app

@@ -46,6 +46,13 @@ CSS = """
 #preview img { object-fit: contain; }
 /* On a wide screen the output column stays in view while the settings column scrolls: the preview
    is visible from the Generate button at the bottom of a long settings column. */
+#history_gallery .caption-label { left: 6px !important; right: 6px !important; max-width: none !important;
+  white-space: pre !important; font-size: 0.8rem; line-height: 1.3; }
+#history_favourites { display: flex !important; align-items: flex-end; }
+#history_page { text-align: center; }
+#history_pager { justify-content: space-between; }
+#history_delete.stop { background: #dc2626; border-color: #dc2626; color: #fff; }
+@media (max-width: 640px) { #history_page { order: -1; flex-basis: 100% !important; } }
 @media (min-width: 1024px) { #output { position: sticky; top: 0.75rem; align-self: flex-start; } }
 @media (max-width: 640px) {
   #header h1 { font-size: 1.3rem; }
