@@ -163,15 +163,22 @@ def batch_id_for(path: Path, name: str | None = None) -> str:
     return f"{slug(Path(path).stem, 24)}-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
 
 
+def upload_batch_id(name: str, content: bytes) -> str:
+    """A file dropped on the page: its name and a hash of its bytes, so dropping it again is the same batch."""
+    return f"{slug(Path(name).stem, 24)}-{hashlib.sha256(content).hexdigest()[:8]}"
+
+
 def slug(text: str, limit: int = 40) -> str:
     """An ASCII file-name part for a prompt ("video" when nothing of it is ASCII)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:limit].rstrip("-") or "video"
 
 
-def queue_rows(studio: Studio, batch_id: str, rows: list[Row], defaults: dict[str, Any]) -> Enqueued:
+def queue_rows(studio: Studio, batch_id: str, rows: list[Row], defaults: dict[str, Any], *,
+               user: str | None = None, client: str | None = None) -> Enqueued:
     """Validate every row (its values over `defaults`) and queue the good ones that have no queued,
-    running or finished job in this batch yet; a failed, cancelled or interrupted one is queued again."""
+    running or finished job in this batch yet; a failed, cancelled or interrupted one is queued again.
+    `user`/`client` own the new jobs (a page's batch shows as the page's own in the queue)."""
     known = {job["batch_key"]: job for job in batch_jobs(studio.history, batch_id)}  # the latest per key
     result = Enqueued()
     for row in rows:
@@ -186,7 +193,7 @@ def queue_rows(studio: Studio, batch_id: str, rows: list[Row], defaults: dict[st
             continue
         job = known.get(row.key)
         if job is None:
-            job_id = studio.submit(request, batch_id=batch_id, batch_key=row.key)
+            job_id = studio.submit(request, batch_id=batch_id, batch_key=row.key, user=user, client=client)
             result.queued += 1
         elif job["status"] in ("done", *ACTIVE):
             job_id = job["id"]

@@ -136,6 +136,11 @@ def build(studio: Studio) -> CreateTab:
                         info="Studio setting: exact for quality and turbo, 8-bit for fast. 8-bit is ours: a 720P step "
                              "about 16 % faster than exact on an H100, ~1 % error (BENCHMARKS.md).",
                     )
+            with gr.Accordion("Batch from a file", open=False, elem_id="batch"):
+                batch_file = gr.File(label="Drop a .txt (a prompt a line), .csv or .jsonl file: every row becomes a "
+                                     "job with the settings above as its defaults", file_types=[".txt", ".csv", ".jsonl"],
+                                     elem_id="batch_file", height=90)
+                batch_report = gr.Markdown(elem_id="batch_report")
             with gr.Accordion("My presets", open=False, elem_id="my_presets"):
                 with gr.Row():
                     save_name = gr.Textbox(label="Name", placeholder="e.g. My neon look", elem_id="preset_save_name")
@@ -286,6 +291,15 @@ def build(studio: Studio) -> CreateTab:
         return {"jobs": [job if job["mine"] or user is None else {**job, "prompt": ""}
                          for job in studio.jobs(user=user)]}
 
+    def batch_here(file: str | None, model: str, resolution: str, duration: float, steps: float, fps: float,
+                   as_typed: bool, client: str, request: gr.Request = None):
+        if not file:
+            return gr.update(), gr.update()
+        return jobs.submit_batch(studio, Path(file), model, resolution, duration, steps, fps, as_typed, client,
+                                 request), None
+
+    batch_file.upload(batch_here, [batch_file, model, resolution, duration, steps, fps, as_typed, client_id],
+                      [batch_report, batch_file], api_visibility="private")
     gr.api(cancel_job, api_name="cancel", concurrency_limit=None)
     gr.api(list_jobs, api_name="jobs", concurrency_limit=None)
     return CreateTab(inputs, outputs, prompt, preset, gallery, status, current_job, client_id, follow_event,

@@ -6,10 +6,12 @@ from __future__ import annotations
 import html
 import logging
 import math
+from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr
 
+from .. import batch
 from ..errors import InvalidRequest, StudioError
 from ..events import Cancelled, Done, Failed, Notice, Preview, Progress, Queued, Started
 from ..models import ModelSpec
@@ -72,6 +74,40 @@ def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, 
         seed = (request.seed + offset) % (2**32)
         ids.append(studio.submit(request.with_seed(seed), user=user, client=client, batch_id=batch, parent_id=first))
     return ids
+
+
+def submit_batch(studio: Studio, file: Path, model, resolution, duration, steps, fps, as_typed, client: str | None,
+                 http: gr.Request | None) -> str:
+    """A batch file dropped on the page: its rows queued as this page's jobs; returns what happened, in Markdown.
+
+    Dropping the same file again queues only the rows that have not finished. A page may not queue more
+    than the per-person limit at once (a large batch belongs to `python -m studio batch` on the server)."""
+    try:
+        spec = studio.spec_for(model)
+        width, height = fmt.parse_size(resolution)
+        defaults = {"model": spec.name, "width": width, "height": height, "frames": _frames(duration, fps, spec),
+                    "steps": steps, "fps": fps, "translate": not as_typed}
+        content = file.read_bytes()
+        if len(content) > studio.config.max_upload_bytes:
+            raise InvalidRequest("batch file", file.name, f"it is {len(content):,} bytes; the page takes at most "
+                                 f"{studio.config.max_upload_bytes:,}. Fix: split it, or run `python -m studio batch`")
+        rows = batch.read_rows(file)
+        user = fmt.user_of(http)
+        waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
+        if waiting + len(rows) > studio.config.max_queue:
+            raise InvalidRequest("batch file", file.name, f"it has {len(rows)} rows, you have {waiting} jobs waiting "
+                                 f"and this studio keeps at most {studio.config.max_queue} per person. Fix: split "
+                                 "the file, or run `python -m studio batch FILE` on the studio's machine")
+        batch_id = batch.upload_batch_id(file.name, content)
+        studio.rate_limit.admit(requester(http))
+        queued = batch.queue_rows(studio, batch_id, rows, defaults, user=user, client=client)
+    except StudioError as exc:
+        raise refused(studio, exc.kind, str(exc)) from None
+    lines = [f"Batch `{batch_id}`: queued **{queued.queued}** of {len(rows)} rows"
+             + (f", {queued.skipped_done} already done" if queued.skipped_done else "") + ". They run in order; "
+             "follow them in the Queue panel and find them in History (filter by batch)."]
+    lines += [f"- line {row.line}: {html.escape(row.error or '')}" for row in queued.bad]
+    return "\n".join(lines)
 
 
 def follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
