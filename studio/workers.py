@@ -1,7 +1,8 @@
 """Workers take jobs from the studio's queue and run them, publishing each job's events to its followers.
 
-A worker is a thread of the studio process; the GPU lock inside `Studio.execute` keeps one job on a
-GPU at a time. Nothing here knows about browsers: a job runs to its end whoever is watching.
+`WorkerPool`'s workers are threads of the studio process; the GPU lock inside `Studio.execute` keeps
+one job on a GPU at a time. `make_pool` picks it, or worker processes (studio.workerprocs) that run
+one job per GPU at once. Nothing here knows about browsers: a job runs to its end whoever is watching.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+import torch
+
 from .events import Failed
+from .workerprocs import ProcessPool
 
 if TYPE_CHECKING:
+    from .models import ModelSpec
     from .service import Studio
 
 log = logging.getLogger("studio.workers")
@@ -110,3 +115,39 @@ class WorkerPool:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
+
+
+def make_pool(studio: "Studio", count: int, *, batch_id: str | None = None) -> WorkerPool | ProcessPool:
+    """Workers for `count` jobs at once (not started yet).
+
+    1 job (and `count` 0 without CUDA): one thread, no process to start, so the CPU default stays cheap.
+    0 with GPUs: one worker process per GPU that the studio's model fits (one thread when that is GPU 0
+    alone or the doctor cannot tell). N > 1: N worker processes, on the GPUs round-robin (on CPU without).
+    """
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if studio.config.gpus != 1:  # each job already takes several GPUs (split runs), one after another
+        if count > 1:
+            log.warning("%d workers asked, but with --gpus %d each job takes %d GPUs: running one job at a time",
+                        count, studio.config.gpus, studio.config.gpus)
+        return WorkerPool(studio, 1, batch_id=batch_id)
+    if count == 0 and gpus:
+        fitting = gpus_that_fit(studio.spec)
+        if fitting and fitting != [0]:
+            return ProcessPool(studio, len(fitting), batch_id=batch_id, gpus=fitting)
+    if count <= 1:
+        return WorkerPool(studio, 1, batch_id=batch_id)
+    return ProcessPool(studio, count, batch_id=batch_id, gpus=list(range(gpus)))
+
+
+def gpus_that_fit(spec: "ModelSpec", gpus: list | None = None) -> list[int] | None:
+    """Indexes of the GPUs (this machine's, or the described `gpus`, studio.gpus.GpuInfo) where the doctor
+    finds a memory plan for `spec` at its default size; None when it cannot tell."""
+    try:
+        from .gpus import detect_gpus
+        from .planning import choose_plan
+
+        cards = detect_gpus(measure=False) if gpus is None else gpus
+        return [gpu.index for gpu in cards if choose_plan(spec, spec.default_size, gpu).runs]
+    except Exception:
+        log.exception("could not tell which GPUs fit %s; running one job at a time", spec.name)
+        return None
