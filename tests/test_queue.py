@@ -100,7 +100,7 @@ def test_a_late_follower_gets_the_current_state_first(tmp_path):
     studio = _studio(tmp_path)
     studio.start_workers()
     try:
-        job_id = studio.submit(studio.request("a long job", **{**SMALL, "steps": 40}))
+        job_id = studio.submit(studio.request("a long job", **{**SMALL, "width": 832, "height": 480, "steps": 100}))
         for event in studio.follow(job_id, poll=0.2):
             if isinstance(event, Preview):
                 break

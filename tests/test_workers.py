@@ -46,11 +46,12 @@ def _events(follower, timeout: float = 60) -> list:
 
 def _until_denoising(studio: Studio, job_id: str):
     """A follower of the job, positioned after its first denoising step."""
-    follower = studio.follow(job_id, poll=0.2)
+    follower, seen = studio.follow(job_id, poll=0.2), []
     for event in follower:
+        seen.append(event)
         if isinstance(event, Progress) and event.phase == "denoise":
             return follower
-    raise AssertionError(f"job {job_id} ended before denoising")
+    raise AssertionError(f"job {job_id} ended before denoising: {seen[-3:]}")
 
 
 def _owner(studio: Studio, job_id: str) -> int:
@@ -88,13 +89,13 @@ def test_a_killed_worker_costs_only_its_own_job_and_is_replaced(studio):
     follower = _until_denoising(studio, killed)
     victim = _owner(studio, killed)
     os.kill(victim, signal.SIGKILL)
-    noticed = time.monotonic()
+    killed_at = time.monotonic()
     ending = _events(follower)[-1]
-    assert time.monotonic() - noticed < 3, "the monitor noticed the dead worker late"
+    assert time.monotonic() - killed_at < 5, "the pool noticed the dead worker late"
     assert isinstance(ending, Failed) and ending.kind == "interrupted", ending
     assert "worker process stopped (killed by SIGKILL)" in ending.message and "requeue" in ending.message
     assert studio.history.get(killed)["status"] == "interrupted"
-    assert isinstance(_events(studio.follow(survivor, poll=0.2))[-1], Done)
+    assert isinstance(_events(studio.follow(survivor, poll=0.2))[-1], Done), studio.history.get(survivor)
     other = _owner(studio, survivor)
     assert other != victim
 

@@ -57,8 +57,12 @@ def build_request(studio: Studio, prompt, preset, model, resolution, duration, n
 
 def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, client: str | None = None,
            variations: int = 1) -> list[str]:
-    """Queue the request (or `variations` copies that differ only in seed); the ids, first one first."""
+    """Queue the request (or `variations` copies that differ only in seed); the ids, first one first.
+
+    Each person may have `max_queue` jobs waiting: a login, else a page (its browser id), else an API
+    client's address (so a script without a login cannot queue without bound)."""
     user = fmt.user_of(http)
+    client = client or (None if user else f"address:{requester(http)}")
     waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
     limit = studio.config.max_queue
     if waiting + variations > limit:

@@ -9,6 +9,8 @@ import pytest
 import torch
 from gradio_client import Client
 from safetensors.torch import save_file
+
+from studio.history import History
 from studio.metrics import PHASES
 
 from tests.e2e.conftest import Server
@@ -69,9 +71,9 @@ def test_metrics_move_with_jobs_and_failures(lora_without_factors):
 
 def test_queue_length_counts_waiting_jobs(served):
     client = Client(served.url, verbose=False)
-    slow = client.submit(prompt="a slow job that holds the GPU", api_name="/generate", **SLOW)
+    slow = client.predict(prompt="a slow job that holds the GPU", api_name="/submit", **SLOW)
     deadline = time.time() + 60
-    while time.time() < deadline and not slow.outputs():
+    while time.time() < deadline and History(served.outputs).get(slow)["status"] != "running":
         time.sleep(0.1)
     waiting = [client.submit(prompt=f"waiting job {n}", api_name="/generate", **SMALL_UI) for n in range(2)]
     deadline = time.time() + 30
@@ -79,7 +81,7 @@ def test_queue_length_counts_waiting_jobs(served):
         time.sleep(0.2)
     samples = _scrape(served)
     assert _get(samples, "studio_queue_length") == 2 and _get(samples, "studio_jobs_running") == 1
-    slow.cancel()
+    client.predict(slow, api_name="/cancel")
     assert all("Done" in job.result(timeout=120)[0] for job in waiting)
     assert _get(_scrape(served), "studio_queue_length") == 0
 
