@@ -150,7 +150,7 @@ def test_each_user_sees_only_their_jobs_and_has_their_own_rate_limit(private):
         tab = history_tab.build(studio)
     for user, prompts in (("alice", {"alice's job 0", "alice's job 1"}), ("bob", {"bob's job"})):
         _, listed, _, label, *_ = tab.load(http=SimpleNamespace(username=user))
-        assert {job["prompt"] for job in listed} == prompts and f"{len(prompts)} jobs" in label
+        assert {job["prompt"] for job in listed} == prompts and label.endswith(f" · {len(prompts)} job" + "s" * (len(prompts) > 1))
 
 
 def test_a_malformed_login_setting_stops_the_studio_with_its_fix(tmp_path):
