@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> None:
             workers=args.workers, translator=args.translator, memory_plan=args.memory_plan,
         )
         studio = Studio(config)
+        studio.own_folder()
+        if studio.history.moved_aside:
+            print(f"notice: the history was damaged; it was moved to {studio.history.moved_aside} and rebuilt from "
+                  "the videos' sidecars", file=sys.stderr)
         auth = parse_auth(config.auth)
     except StudioError as exc:
         sys.exit(f"error: {exc}")

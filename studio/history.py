@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Literal, NamedTuple
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, StorageError
 
 Status = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
-JOB_ID_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}"
+JOB_ID_PATTERN = r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6,16}"  # 6 hex digits before 2026-12, 16 since
 
 _COLUMNS = (
     "id", "created", "started", "finished", "status", "model", "prompt", "seed", "request", "language",
@@ -105,20 +105,43 @@ def owner_alive(owner: str | None) -> bool:
     return True
 
 
+def _host(owner: str | None) -> str | None:
+    try:
+        return json.loads(owner or "").get("host")
+    except (ValueError, AttributeError):
+        return None
+
+
 def new_job_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    """Sortable by time, and unguessable: 64 random bits (a job id is what a follower or a file name needs)."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(8)
 
 
 class History:
     """Jobs in `<folder>/history.sqlite`; every method opens its own short connection (thread- and process-safe)."""
 
+    busy_seconds = 10.0  # how long a write waits for another process's transaction before it is an error
+
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / "history.sqlite"
+        self.moved_aside: Path | None = None  # where a corrupt history went (the studio says so and rebuilds)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _corrupt(exc):
+                raise
+            self.moved_aside = self._move_aside()
+            self._open()
+        self.mark_interrupted()
+
+    def _open(self) -> None:
         setup = sqlite3.connect(self.path, timeout=10)
         try:
             setup.execute("PRAGMA journal_mode=WAL")
+            if setup.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("database disk image is malformed")
         finally:
             setup.close()
         with self._db() as db:
@@ -126,22 +149,36 @@ class History:
             for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
                 migrate(db)
                 db.execute(f"PRAGMA user_version = {number}")
-        self.mark_interrupted()
+
+    def _move_aside(self) -> Path:
+        """Keep a corrupt history for whoever wants to rescue it, and start a new one (rebuilt from the sidecars)."""
+        aside = self.path.with_name(f"history.corrupt-{time.strftime('%Y%m%d-%H%M%S')}.sqlite")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(f"{self.path}{suffix}")
+            if part.exists():
+                os.replace(part, Path(f"{aside}{suffix}"))
+        return aside
 
     @contextmanager
     def _db(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         """One transaction: a writer takes the lock at once (no upgrade deadlock); a reader never takes it
         (WAL lets it read beside a writer), so the UI's polling of the history never queues behind a job."""
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA busy_timeout = 10000")
-        db.execute("PRAGMA synchronous = NORMAL")
         try:
+            db = sqlite3.connect(self.path, timeout=self.busy_seconds, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _storage_error(self.path, exc) from None
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute(f"PRAGMA busy_timeout = {int(self.busy_seconds * 1000)}")
+            db.execute("PRAGMA synchronous = NORMAL")
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db
             db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
+        except BaseException as exc:
+            if db.in_transaction:  # a failed BEGIN leaves none: rolling back then would hide the real error
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) or (isinstance(exc, sqlite3.DatabaseError) and _corrupt(exc)):
+                raise _storage_error(self.path, exc) from None
             raise
         finally:
             db.close()
@@ -194,17 +231,23 @@ class History:
             rows = db.execute(query + " ORDER BY created DESC, id DESC LIMIT ?", (*args, limit)).fetchall()
         return [_row(row) for row in rows]
 
-    def mark_interrupted(self) -> int:
+    def mark_interrupted(self, *, other_hosts: bool = False) -> int:
         """Turn running jobs whose owning process has died into `interrupted`; returns how many.
 
-        Queued jobs have no owner and wait for the next worker, across restarts. Looks in a read
-        transaction first and writes only when it found some (the usual case is none)."""
+        Queued jobs have no owner and wait for the next worker, across restarts. A job of another host
+        counts as alive unless `other_hosts` says this process owns the folder (studio.folderlock): then a
+        job left running by an earlier container (a new host name each `docker run`) is dead too. Looks in a
+        read transaction first and writes only when it found some (the usual case is none)."""
         query = "SELECT id, owner FROM jobs WHERE status = 'running'"
+
+        def is_dead(owner: str | None) -> bool:
+            return not owner_alive(owner) or (other_hosts and _host(owner) != socket.gethostname())
+
         with self._db(write=False) as db:
-            if not any(not owner_alive(row["owner"]) for row in db.execute(query).fetchall()):
+            if not any(is_dead(row["owner"]) for row in db.execute(query).fetchall()):
                 return 0
         with self._db() as db:  # again under the write lock: another process may have marked them meanwhile
-            dead = [row["id"] for row in db.execute(query).fetchall() if not owner_alive(row["owner"])]
+            dead = [row["id"] for row in db.execute(query).fetchall() if is_dead(row["owner"])]
             for job_id in dead:
                 db.execute(
                     "UPDATE jobs SET status = 'interrupted', finished = COALESCE(finished, ?),"
@@ -267,6 +310,29 @@ class History:
             rows = db.execute(f"SELECT batch_id FROM jobs{where} AND batch_id IS NOT NULL GROUP BY batch_id"
                               " ORDER BY MAX(created) DESC", args)
             return [row["batch_id"] for row in rows.fetchall()]
+
+
+def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
+    """A failed history read or write, named with its cause and the fix for that cause."""
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        fix = ("another process held it too long. Fix: wait for it, or stop the other program using this "
+               "outputs folder (one studio per folder)")
+    elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+        fix = "the folder or the file cannot be written. Fix: make it writable or choose another --outputs folder"
+    elif "disk is full" in lowered or "no space" in lowered:
+        fix = "the disk is full. Fix: free disk space"
+    elif _corrupt(exc):
+        fix = "the file is damaged. Fix: restart the studio, which moves it aside and rebuilds the history"
+    else:
+        fix = "Fix: check the outputs folder (permissions, free space, the disk itself)"
+    return StorageError(f"the history {path} could not be used ({text}): {fix}.")
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:

@@ -35,15 +35,17 @@ from .errors import Cancelled as CancelledError
 from .errors import InvalidRequest, NotYours, OutOfMemory, StorageError, StudioError
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
 from .fanout import Fanout
+from .folderlock import FolderLock
 from .history import ACTIVE, History
 from .jobqueue import Estimator, JobQueue, tail_seconds
+from .recovery import recover
 from .language import LanguageLayer
 from .memory import MemoryPlan, get_plan
 from .metrics import Metrics
 from .models import MODELS, ModelSpec, is_cached, resolve_model
 from .parallel import SPEED_NOT_SPLIT, ParallelRunner, ParallelStore
 from .pipelines import PipelineStore
-from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets
+from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets, user_folder
 from .request import GenerationRequest
 from .runner import PipelineRunner, RunResult
 from .speed.plan import SpeedPlan
@@ -110,8 +112,8 @@ class Studio:
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()
-        self.user_presets_dir = Path(config.outputs) / "presets"
-        self._presets: tuple[tuple, PresetList] | None = None  # (folder fingerprint, what was loaded then)
+        self.user_presets_dir = Path(config.outputs) / "presets"  # no logins; a login's own: user_folder(this, user)
+        self._presets: dict[str | None, tuple[tuple, PresetList]] = {}  # user -> (folder fingerprint, what was loaded)
         self.metrics = Metrics()
         self.rate_limit = RateLimit.from_setting(config.rate_limit)
         self._gpu = threading.Lock()
@@ -120,7 +122,14 @@ class Studio:
         self.fanout = Fanout()
         self.workers: WorkerPool | None = None
         self._driven: dict[str, threading.Event] = {}  # jobs run by a follower's own call (see drive)
-        _remove_partials(Path(config.outputs))
+        self.recovered = recover(self.history, Path(config.outputs) / "videos")
+
+    def own_folder(self) -> None:
+        """Serve this outputs folder alone (studio.folderlock); then every job it says is running and that no
+        live process of this host runs, an earlier container's included, is interrupted, and put right."""
+        self.folder_lock = FolderLock(Path(self.config.outputs)).acquire()
+        self.history.mark_interrupted(other_hosts=True)
+        self.recovered = recover(self.history, Path(self.config.outputs) / "videos")
 
     def start_workers(self, count: int = 1, *, batch_id: str | None = None) -> WorkerPool:
         """Start taking queued jobs (all, or one batch's); the served studio and `batch` call this, not import."""
@@ -309,22 +318,25 @@ class Studio:
 
         return doctor_report(measure=measure)
 
-    def presets(self) -> PresetList:
-        """Built-in presets and this studio's user presets (broken user files listed in `.problems`).
+    def presets(self, user: str | None = None) -> PresetList:
+        """Built-in presets and `user`'s own presets (broken files listed in `.problems`).
 
-        Asked on every keystroke's language-panel update, so the files are parsed again only when a
-        stat of the two folders (names, sizes, modification times) says something changed.
+        With logins each user has a folder of their own (presets.user_folder) and never sees another's;
+        without, `user` is None and the studio's folder is everyone's. Asked on every keystroke's
+        language-panel update, so the files are parsed again only when a stat of the two folders (names,
+        sizes, modification times) says something changed.
         """
-        key = _fingerprint(self.config.presets_dir, self.user_presets_dir)
-        cached = self._presets
+        folder = user_folder(self.user_presets_dir, user)
+        key = _fingerprint(self.config.presets_dir, folder)
+        cached = self._presets.get(user)
         if cached is None or cached[0] != key:
-            cached = self._presets = (key, load_presets(self.config.presets_dir, self.user_presets_dir,
-                                                        self.config.assets_dir))
+            cached = self._presets[user] = (key, load_presets(self.config.presets_dir, folder, self.config.assets_dir))
         return cached[1]
 
-    def preset(self, name: str) -> Preset:
-        """The named preset; for one of the user's files that was skipped, the reason it was skipped."""
-        presets = self.presets()
+    def preset(self, name: str, user: str | None = None) -> Preset:
+        """The named built-in or `user`'s own preset (another user's is unknown); for one of the user's files that
+        was skipped, the reason it was skipped."""
+        presets = self.presets(user)
         try:
             return get_preset(name, presets)
         except InvalidPreset:
@@ -334,14 +346,16 @@ class Studio:
             raise
 
     def request(
-        self, prompt: Any, *, model: str | None = None, preset: str | None = None, **values: Any
+        self, prompt: Any, *, model: str | None = None, preset: str | None = None, user: str | None = None,
+        **values: Any,
     ) -> GenerationRequest:
         """Validate settings for one of this studio's models (raises InvalidRequest / InvalidPreset).
 
-        A preset's recommended settings and negative prompt fill what the caller leaves out (None).
+        A preset's recommended settings and negative prompt fill what the caller leaves out (None); `preset` is a
+        built-in or one of `user`'s own (the login; None without logins).
         """
         if preset:
-            chosen = self.preset(preset)
+            chosen = self.preset(preset, user)
             defaults = {**chosen.settings, "negative_prompt": chosen.negative_prompt}
             values = {**defaults, **{k: v for k, v in values.items() if v is not None}}
         request = GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
@@ -357,9 +371,12 @@ class Studio:
                 check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
         return request
 
-    def prepare_prompt(self, prompt: str, *, preset: str | None = None, translate: bool = True) -> dict[str, Any]:
-        """What the model will read: the preset's style around the prompt, then the language layer."""
-        text = self.preset(preset).apply(prompt) if preset else prompt
+    def prepare_prompt(
+        self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None
+    ) -> dict[str, Any]:
+        """What the model will read: the preset's style (a built-in or `user`'s own) around the prompt, then the
+        language layer."""
+        text = self.preset(preset, user).apply(prompt) if preset else prompt
         prepared = self.language.prepare(text, translate=translate).to_dict()
         prepared["styled_prompt"] = text
         return prepared
@@ -634,12 +651,6 @@ def _check_storage(folder: Path, request: GenerationRequest) -> None:
             f"the disk holding {folder} is full: {free / 1e6:.1f} MB free, this video needs about "
             f"{need / 1e6:.1f} MB. {fix}"
         )
-
-
-def _remove_partials(outputs: Path) -> None:
-    """Half-written files from a crashed process are never shown; remove them on start."""
-    for partial in (outputs / "videos").glob(".*.partial.*"):
-        partial.unlink(missing_ok=True)
 
 
 def _fingerprint(*folders: Path) -> tuple:

@@ -7,6 +7,7 @@ leaves a half-written video where the history or the UI would present it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -29,10 +30,17 @@ def _atomic_target(path: Path) -> Path:
 
 
 def _storage_error(path: Path, exc: OSError) -> StorageError:
-    return StorageError(
-        f"could not write {path}: {exc.strerror or exc}. Fix: free disk space or choose a writable output folder "
-        "(--outputs DIR or STUDIO_OUTPUTS)."
-    )
+    """The fix for the cause that happened: free space only when the disk is full."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk is full. Fix: free disk space or choose an output folder on another disk"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        fix = "the folder cannot be written. Fix: make it writable or choose another (--outputs DIR or STUDIO_OUTPUTS)"
+    elif exc.errno == errno.ENOENT:
+        fix = ("the file or its folder was removed while it was written. Fix: make sure no other program cleans "
+               "this folder (one studio per outputs folder), then run the job again")
+    else:
+        fix = "Fix: check the output folder (permissions, free space, the disk itself)"
+    return StorageError(f"could not write {path}: {exc.strerror or exc}; {fix}.")
 
 
 class Mp4Writer:
