@@ -345,10 +345,12 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _presets(args: argparse.Namespace) -> int:
-    from .presets import load_presets
+    """The built-ins and the presets of the studio's folder, or of one login's (`--user NAME`, with STUDIO_AUTH)."""
+    from .presets import load_presets, user_folder
 
     config = _config(args)
-    found = load_presets(config.presets_dir, Path(config.outputs) / "presets", config.assets_dir)
+    folder = user_folder(Path(config.outputs) / "presets", getattr(args, "user", None))
+    found = load_presets(config.presets_dir, folder, config.assets_dir)
     for problem in found.problems:
         print(f"notice: {problem}", file=sys.stderr)
     if args.json:

@@ -9,10 +9,12 @@ reach a path outside its folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -68,6 +70,17 @@ class InvalidPreset(StudioError, ValueError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class PresetExists(InvalidPreset):
+    """Saving or importing would replace a preset of the user's: asked for, never done silently."""
+
+    kind = "preset_exists"
+
+    def __init__(self, name: str, title: str) -> None:
+        super().__init__(f'a preset named "{name}" ("{title}") already exists. Fix: choose another name, or '
+                         f"confirm replacing it (save again, or overwrite=True).")
+        self.name, self.title = name, title
 
 
 @dataclass(frozen=True)
@@ -175,9 +188,13 @@ def export_preset(preset: Preset) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def import_preset(data: bytes | str, user_dir: Path, *, overwrite: bool = False,
+def import_preset(data: bytes | str, user_dir: Path, *, overwrite: bool = False, rename: bool = False,
                   reserved: Collection[str] = (), assets_dir: Path | None = None) -> Preset:
-    """Check an uploaded preset (any schema version) and store it, upgraded, as a user preset."""
+    """Check an uploaded preset (any schema version) and store it, upgraded, as a user preset.
+
+    A name that is taken (one of the user's, or `reserved`) raises PresetExists / InvalidPreset, unless
+    `overwrite` replaces the user's file or `rename` stores it as "name-2" titled "Title (2)" (then 3, ...).
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     label = "imported preset"
     _check_size(len(raw), label)
@@ -186,6 +203,15 @@ def import_preset(data: bytes | str, user_dir: Path, *, overwrite: bool = False,
     if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
         label = f"{name}.json"
     preset = _parse(document, label, "user", assets_dir)
+    if rename and not overwrite:
+        taken = set(reserved) | ({path.stem for path in user_dir.glob("*.json")} if user_dir.is_dir() else set())
+        original, number = preset, 1
+        while preset.name in taken:
+            number += 1
+            suffix = f"-{number}"
+            preset = replace(original, name=original.name[:48 - len(suffix)].rstrip("-_") + suffix,
+                             title=f"{original.title[:60 - len(suffix) - 3]} ({number})")
+        document = {**document, "name": preset.name, **({"title": preset.title} if number > 1 else {})}
     _write_user_file(user_dir, document, overwrite, reserved)
     return preset
 
@@ -202,9 +228,33 @@ def check_name(name: object) -> str:
 
 
 def slugify(title: str) -> str:
-    """A valid preset name made from a title, e.g. "My Neon Look!" -> "my-neon-look"."""
-    slug = re.sub(r"[^a-z0-9_-]+", "-", title.casefold()).strip("-_")[:48].rstrip("-_")
-    return slug or "my-preset"
+    """A valid preset name made from a title: "My Neon Look!" -> "my-neon-look".
+
+    A title the ASCII slug cannot spell (other scripts, emoji, or longer than a name) also gets a short
+    hash of the whole title, so "霓虹" and "水墨" or "Neon 🔥" and "Neon 🌊" never name the same file.
+    """
+    title = unicodedata.normalize("NFC", " ".join(str(title).split()))
+    slug = re.sub(r"[^a-z0-9_-]+", "-", title.casefold()).strip("-_")
+    if title.isascii() and 0 < len(slug) <= 48:
+        return slug
+    digest = hashlib.sha256(title.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{slug[:39].rstrip('-_') or 'preset'}-{digest}"
+
+
+def user_folder(presets_dir: Path, user: str | None) -> Path:
+    """Where `user`'s presets live: `presets_dir` itself without logins, else a folder of their own in it.
+
+    A login name may hold anything (slashes, dots, capitals, other scripts); a plain lower-case name is
+    used as it is, any other gets a safe slug plus a hash of the exact name after a ".", which a plain
+    name cannot contain, so two logins never share a folder and none leaves `presets_dir`.
+    """
+    if not user:
+        return presets_dir
+    if re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", user):
+        return presets_dir / user
+    slug = re.sub(r"[^a-z0-9_-]+", "-", user.casefold()).strip("-_")[:32].rstrip("-_") or "user"
+    digest = hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return presets_dir / f"{slug}.{digest}"
 
 
 # --- schema versions -------------------------------------------------------------------------
@@ -405,8 +455,7 @@ def _write_user_file(user_dir: Path, data: Mapping[str, Any], overwrite: bool,
     if path.parent != folder:
         raise InvalidPreset(f'preset name "{name}" would leave the presets folder. Fix: use a plain name.')
     if path.exists() and not overwrite:
-        raise InvalidPreset(f'a preset named "{name}" already exists. Fix: choose another name, '
-                            f"or allow replacing it.")
+        raise PresetExists(name, _stored_title(path, name))
     descriptor, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
@@ -416,6 +465,17 @@ def _write_user_file(user_dir: Path, data: Mapping[str, Any], overwrite: bool,
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _stored_title(path: Path, name: str) -> str:
+    """The title of the file a save would replace (for the question), its name when it cannot be read."""
+    try:
+        title = None
+        if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES:
+            title = json.loads(path.read_text(encoding="utf-8")).get("title")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        title = None
+    return title if isinstance(title, str) and title.strip() else name
 
 
 def _invalid(label: str, field: str, must: str, value: Any, fix: str) -> InvalidPreset:

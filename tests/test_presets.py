@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.presets import (ASSETS_DIR, BUILTIN_DIR, MAX_FILE_BYTES, USER_DEFAULTS, InvalidPreset, check_name,
-                            export_preset, get_preset, import_preset, load_presets, save_user_preset, slugify)
+from studio.presets import (ASSETS_DIR, BUILTIN_DIR, MAX_FILE_BYTES, USER_DEFAULTS, InvalidPreset, PresetExists,
+                            check_name, export_preset, get_preset, import_preset, load_presets, save_user_preset,
+                            slugify)
 
 BUILTIN_STYLES = {"none", "cinematic", "documentary", "anime", "chinese-ink", "claymation", "cyberpunk",
                   "product-shot", "nature-macro", "aerial-drone", "vintage-film", "watercolour", "3d-render"}
@@ -275,8 +276,95 @@ def test_unknown_name_lists_the_available_ones(builtins):
 
 def test_slugify_makes_valid_names():
     assert slugify("My Neon Look!") == "my-neon-look"
-    assert slugify("???") == "my-preset"
-    assert check_name(slugify("x" * 100 + " y")) == "x" * 48
+    assert slugify("  My   Neon Look ") == "my-neon-look"
+    assert re.fullmatch(r"preset-[0-9a-f]{8}", check_name(slugify("???")))
+    long = check_name(slugify("x" * 100 + " y"))
+    assert long.startswith("x" * 39) and len(long) == 48 and long != slugify("x" * 100 + " z")
+
+
+def test_titles_a_slug_cannot_spell_never_share_a_name():
+    """Issue 23.5: every Chinese or emoji title became "my-preset", so each save erased the one before."""
+    titles = ["霓虹", "水墨", "🔥", "🌊", "Neon 🔥", "Neon 🌊", "Café noir", "Cafe noir", "Кино", "アニメ"]
+    names = [check_name(slugify(title)) for title in titles]
+    assert len(set(names)) == len(titles), dict(zip(titles, names))
+    assert slugify("霓虹") == slugify("霓虹") and slugify("Neon 🔥").startswith("neon-")
+
+
+def test_saving_a_taken_name_asks_and_names_what_it_would_replace(tmp_path):
+    first = save_user_preset(tmp_path, slugify("霓虹"), "霓虹", "neon, {prompt}", None, {})
+    second = save_user_preset(tmp_path, slugify("水墨"), "水墨", "ink, {prompt}", None, {})
+    assert first != second and len(list(tmp_path.glob("*.json"))) == 2
+    with pytest.raises(PresetExists, match=r'"霓虹"\) already exists\. Fix: choose another name, or confirm') as asked:
+        save_user_preset(tmp_path, slugify("霓虹"), "霓虹", "other, {prompt}", None, {})
+    assert asked.value.title == "霓虹" and asked.value.name == first.stem
+    assert get_preset(first.stem, load_presets(BUILTIN_DIR, tmp_path, ASSETS_DIR)).prompt == "neon, {prompt}"
+    save_user_preset(tmp_path, slugify("霓虹"), "霓虹", "other, {prompt}", None, {}, overwrite=True)
+    assert get_preset(first.stem, load_presets(BUILTIN_DIR, tmp_path, ASSETS_DIR)).prompt == "other, {prompt}"
+
+
+def test_import_of_a_taken_name_asks_or_is_stored_as_a_copy(tmp_path, builtins):
+    text = export_preset(get_preset("vintage-film", builtins)).replace('"vintage-film"', '"super8"')
+    import_preset(text, tmp_path)
+    with pytest.raises(PresetExists):
+        import_preset(text, tmp_path)
+    copy = import_preset(text, tmp_path, rename=True)
+    third = import_preset(text, tmp_path, rename=True)
+    title = get_preset("vintage-film", builtins).title
+    assert (copy.name, copy.title) == ("super8-2", f"{title} (2)")
+    assert (third.name, third.title) == ("super8-3", f"{title} (3)")
+    presets = load_presets(BUILTIN_DIR, tmp_path, ASSETS_DIR)
+    assert presets.problems == [] and get_preset("super8-3", presets).title == f"{title} (3)"
+    assert get_preset("super8", presets).title == title, "the original is untouched"
+
+
+# --- the page: Save asks before replacing, Import never replaces ------------------------------
+
+SAVE_VALUES = ("none", "", "832x480", 5 / 16, 16, 4, 5.0, 5.0, 3.0, "tiny")
+
+
+@pytest.fixture
+def studio(tmp_path):
+    from studio.config import StudioConfig
+    from studio.service import Studio
+
+    return Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+
+
+def test_the_save_button_asks_before_replacing(studio):
+    """Issue 23.5: Save replaced a preset of the same name and said it succeeded."""
+    import gradio as gr
+
+    from studio.ui.create import SAVE_LABEL, _save_preset
+
+    _save_preset(studio, "霓虹", *SAVE_VALUES)
+    (name,) = [p.name for p in studio.presets() if p.source == "user"]
+    _save_preset(studio, "水墨", *SAVE_VALUES)
+    assert len([p for p in studio.presets() if p.source == "user"]) == 2, "another title is another preset"
+    changed = ("none", "ugly", *SAVE_VALUES[2:4], 16, 30, *SAVE_VALUES[6:])
+    with pytest.warns(UserWarning, match="You already have a preset “霓虹”"):
+        _, _, button = _save_preset(studio, "霓虹", *changed, SAVE_LABEL)
+    assert button["value"] == "Replace “霓虹”?" and button["variant"] == "stop"
+    assert studio.preset(name).settings["steps"] == 4, "nothing was replaced yet"
+    with pytest.warns(UserWarning, match="already have"):  # a stale question (another title) asks again
+        _save_preset(studio, "霓虹", *changed, "Replace “水墨”?")
+    _, _, button = _save_preset(studio, "霓虹", *changed, "Replace “霓虹”?")
+    assert button["value"] == SAVE_LABEL
+    assert studio.preset(name).settings["steps"] == 30 and studio.preset(name).negative_prompt == "ugly"
+    with pytest.raises(gr.Error, match="empty"):
+        _save_preset(studio, "  ", *SAVE_VALUES)
+
+
+def test_importing_a_taken_name_keeps_both(studio, tmp_path):
+    from studio.ui.create import _import
+
+    upload = tmp_path / "mine.json"
+    upload.write_text(json.dumps({"version": 1, "name": "mine", "title": "Mine", "prompt": "a, {prompt}"}))
+    _import(studio, str(upload))
+    upload.write_text(json.dumps({"version": 1, "name": "mine", "title": "Mine", "prompt": "b, {prompt}"}))
+    with pytest.warns(UserWarning, match="imported as “Mine \\(2\\)”; nothing was replaced"):
+        dropdown, _, _ = _import(studio, str(upload))
+    assert dropdown["value"] == "mine-2"
+    assert (studio.preset("mine").prompt, studio.preset("mine-2").prompt) == ("a, {prompt}", "b, {prompt}")
 
 
 def test_missing_thumbnail_is_a_problem_not_a_crash(tmp_path):

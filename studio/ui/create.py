@@ -13,7 +13,7 @@ import gradio as gr
 from ..errors import StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
-from ..presets import Preset, export_preset, import_preset, save_user_preset, slugify
+from ..presets import Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
 from ..request import frames_for_seconds
 from ..service import Studio
 from ..access import browser_secret
@@ -22,6 +22,7 @@ from . import jobs, queue_panel
 from .jobs import NO_PRESET, duration_bounds as _duration_bounds, preset_name as _preset_name
 
 VARIATIONS = 4
+SAVE_LABEL = "Save current settings as a preset"
 ATTENTION_OPTIONS = [
     ("Studio setting", "default"),
     ("Exact (fastest kernel found)", "auto"),
@@ -48,7 +49,8 @@ class CreateTab:
 
 def build(studio: Studio) -> CreateTab:
     spec = studio.spec
-    presets = studio.presets()
+    # With logins the page starts with the built-ins; each user's own presets arrive when their page loads.
+    presets = [p for p in studio.presets() if p.source == "builtin" or not studio.config.auth]
     shortest, longest, default_duration = _duration_bounds(spec, spec.fps)
 
     with gr.Row(equal_height=False, elem_id="create_row"):
@@ -144,7 +146,7 @@ def build(studio: Studio) -> CreateTab:
             with gr.Accordion("My presets", open=False, elem_id="my_presets"):
                 with gr.Row():
                     save_name = gr.Textbox(label="Name", placeholder="e.g. My neon look", elem_id="preset_save_name")
-                    save = gr.Button("Save current settings as a preset", elem_id="preset_save")
+                    save = gr.Button(SAVE_LABEL, elem_id="preset_save")
                 with gr.Row():
                     export = gr.DownloadButton("Export selected preset (JSON)", elem_id="preset_export")
                     upload = gr.File(label="Import a preset (.json, ≤ 64 KiB)", file_types=[".json"],
@@ -184,9 +186,18 @@ def build(studio: Studio) -> CreateTab:
         trigger(lambda *a: _summary(studio, *a), settings, summary, show_progress="hidden", queue=False,
                 api_visibility="private")
 
+    def my_presets(request: gr.Request = None):
+        choices, thumbs = _preset_choices(studio, fmt.user_of(request))
+        return gr.update(choices=choices), thumbs
+
+    gr.on(None, my_presets, [], [preset, gallery], show_progress="hidden", queue=False, api_visibility="private")
     gallery.select(_gallery_pick(studio), None, preset, show_progress="hidden", queue=False, api_visibility="private")
+
+    def apply_preset(name: str, model_name: str, request: gr.Request = None):
+        return _apply_preset(studio, name, model_name, fmt.user_of(request))
+
     preset.change(
-        lambda name, model_name: _apply_preset(studio, name, model_name), [preset, model],
+        apply_preset, [preset, model],
         [preset_info, negative_prompt, resolution, duration, fps, steps, guidance, guidance_2, shift],
         show_progress="hidden", queue=False, api_visibility="private",
     ).then(lambda *a: _language(studio, *a), language_inputs, language_outputs, show_progress="hidden",
@@ -195,11 +206,22 @@ def build(studio: Studio) -> CreateTab:
                  [resolution, duration, steps, guidance, guidance_2, shift, fps], show_progress="hidden",
                  queue=False, api_visibility="private")
 
-    save.click(lambda *a: _save_preset(studio, *a),
-               [save_name, preset, negative_prompt, resolution, duration, fps, steps, guidance, guidance_2, shift,
-                model], [preset, gallery], api_visibility="private")
-    export.click(lambda name: _export(studio, name), preset, export, api_visibility="private")
-    upload.upload(lambda file: _import(studio, file), upload, [preset, gallery, upload], api_visibility="private")
+    def save_here(*values, request: gr.Request = None):
+        return _save_preset(studio, *values, user=fmt.user_of(request))
+
+    def export_here(name: str, request: gr.Request = None) -> str:
+        return _export(studio, name, fmt.user_of(request))
+
+    def import_here(file: str | None, request: gr.Request = None):
+        return _import(studio, file, fmt.user_of(request))
+
+    save.click(save_here, [save_name, preset, negative_prompt, resolution, duration, fps, steps, guidance, guidance_2,
+                           shift, model, save], [preset, gallery, save], api_visibility="private")
+    # The save button asks before replacing ("Replace “X”?"); a new name is a new question.
+    save_name.change(lambda: gr.update(value=SAVE_LABEL, variant="secondary"), None, save, queue=False,
+                     show_progress="hidden", api_visibility="private")
+    export.click(export_here, preset, export, api_visibility="private")
+    upload.upload(import_here, upload, [preset, gallery, upload], api_visibility="private")
 
     def request_of(prompt: str, preset: str = NO_PRESET, model: str = spec.name,
                    resolution: str = _size(spec.default_size), duration: float = default_duration,
@@ -373,8 +395,8 @@ def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, 
 
 
 def _gallery_pick(studio: Studio):
-    def pick(event: gr.SelectData) -> str:
-        shown = [p for p in studio.presets() if p.thumbnail]
+    def pick(event: gr.SelectData, request: gr.Request = None) -> str:
+        shown = [p for p in studio.presets(fmt.user_of(request)) if p.thumbnail]
         return shown[event.index].name if 0 <= event.index < len(shown) else NO_PRESET
 
     return pick
@@ -388,11 +410,11 @@ def _model_defaults(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def _apply_preset(studio: Studio, name: str, model: str):
+def _apply_preset(studio: Studio, name: str, model: str, user: str | None = None):
     """Model defaults overlaid with the preset's recommendations: every setting it implies becomes visible."""
     spec = studio.spec_for(model)
     try:
-        preset = studio.preset(name or NO_PRESET)
+        preset = studio.preset(name or NO_PRESET, user)
     except StudioError as exc:
         raise gr.Error(str(exc)) from None
     values = {**_model_defaults(spec), **dict(preset.settings)}
@@ -421,14 +443,22 @@ def _apply_model(studio: Studio, name: str):
     )
 
 
-def _preset_choices(studio: Studio):
-    presets = studio.presets()
+def _preset_choices(studio: Studio, user: str | None = None):
+    """The dropdown's and the gallery's presets: the built-ins and `user`'s own (everyone's without logins)."""
+    presets = studio.presets(user)
     return ([(p.title, p.name) for p in presets], [(str(p.thumbnail), p.title) for p in presets if p.thumbnail])
 
 
+def _replace_label(title: str) -> str:
+    return f"Replace “{title}”?"
+
+
 def _save_preset(studio: Studio, title, preset, negative, resolution, duration, fps, steps, guidance, guidance_2,
-                 shift, model):
-    if not (title or "").strip():
+                 shift, model, asked=SAVE_LABEL, *, user: str | None = None):
+    """Save the page's settings as one of `user`'s presets. A name they already use is replaced only when asked
+    twice: the first click turns the button into "Replace “X”?" (with a warning), the second replaces X."""
+    title = " ".join(str(title or "").split())
+    if not title:
         raise gr.Error("Preset name is empty. Fix: type a name for your preset, then save.")
     spec = studio.spec_for(model)
     width, height = fmt.parse_size(resolution)
@@ -437,40 +467,64 @@ def _save_preset(studio: Studio, title, preset, negative, resolution, duration, 
                 "guidance_scale": float(guidance), "flow_shift": float(shift)}
     if spec.two_experts:
         settings["guidance_scale_2"] = float(guidance_2)
-    base = studio.preset(_preset_name(preset) or NO_PRESET)
     try:
-        path = save_user_preset(
-            studio.user_presets_dir, slugify(title), title.strip(), base.prompt, negative or None, settings,
-            description=f"Saved from {base.title}", overwrite=True,
-            reserved={p.name for p in studio.presets() if p.source == "builtin"},
-        )
+        base = studio.preset(_preset_name(preset) or NO_PRESET, user)
+
+        def save(overwrite: bool):
+            return save_user_preset(
+                user_folder(studio.user_presets_dir, user), slugify(title), title, base.prompt, negative or None,
+                settings, description=f"Saved from {base.title}", overwrite=overwrite,
+                reserved={p.name for p in studio.presets(user) if p.source == "builtin"},
+            )
+
+        try:
+            path = save(overwrite=False)
+        except PresetExists as exc:
+            if asked != _replace_label(exc.title):
+                gr.Warning(f"You already have a preset “{exc.title}”. Click “Replace” to replace it with these "
+                           "settings, or type another name.")
+                return gr.update(), gr.update(), gr.update(value=_replace_label(exc.title), variant="stop")
+            path = save(overwrite=True)
     except (StudioError, OSError) as exc:
         raise gr.Error(str(exc)) from None
-    choices, thumbs = _preset_choices(studio)
-    gr.Info(f"Saved preset “{title.strip()}”.")
-    return gr.update(choices=choices, value=path.stem), thumbs
+    choices, thumbs = _preset_choices(studio, user)
+    gr.Info(f"Saved preset “{title}”.")
+    return gr.update(choices=choices, value=path.stem), thumbs, gr.update(value=SAVE_LABEL, variant="secondary")
 
 
-def _export(studio: Studio, name: str) -> str:
-    preset = studio.preset(name or NO_PRESET)
+def _export(studio: Studio, name: str, user: str | None = None) -> str:
+    """A built-in or one of `user`'s own presets as a JSON file to download."""
+    try:
+        preset = studio.preset(name or NO_PRESET, user)
+    except StudioError as exc:
+        raise gr.Error(str(exc)) from None
     folder = Path(tempfile.mkdtemp(prefix="preset-"))
     path = folder / f"{preset.name}.json"
     path.write_text(export_preset(preset), encoding="utf-8")
     return str(path)
 
 
-def _import(studio: Studio, file: str | None):
+def _import(studio: Studio, file: str | None, user: str | None = None):
+    """Store an uploaded preset among `user`'s own; a name they already use is never replaced: the upload is
+    stored as "name-2" titled "Title (2)", and a warning says so."""
     if not file:
         return gr.update(), gr.update(), None
     path = Path(file)
+    folder = user_folder(studio.user_presets_dir, user)
+    reserved = {p.name for p in studio.presets(user) if p.source == "builtin"}
     try:
         if path.stat().st_size > 64 * 1024:
             raise gr.Error(f"{path.name} is {path.stat().st_size:,} bytes; presets are at most 64 KiB. "
                            "Fix: import a preset JSON exported from Wan Studio.")
-        preset = import_preset(path.read_bytes(), studio.user_presets_dir, overwrite=True,
-                               reserved={p.name for p in studio.presets() if p.source == "builtin"})
+        data = path.read_bytes()
+        try:
+            preset = import_preset(data, folder, reserved=reserved)
+            gr.Info(f"Imported preset “{preset.title}”.")
+        except PresetExists as exc:
+            preset = import_preset(data, folder, rename=True, reserved=reserved)
+            gr.Warning(f"You already have a preset “{exc.title}”, so this one was imported as “{preset.title}”; "
+                       "nothing was replaced.")
     except StudioError as exc:
         raise gr.Error(str(exc)) from None
-    choices, thumbs = _preset_choices(studio)
-    gr.Info(f"Imported preset “{preset.title}”.")
+    choices, thumbs = _preset_choices(studio, user)
     return gr.update(choices=choices, value=preset.name), thumbs, None
