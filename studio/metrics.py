@@ -246,12 +246,16 @@ class _WorkerCollector:
         return []
 
     def collect(self):
-        pool = self.pool()
-        if pool is None:
+        try:
+            pool = self.pool()
+            if pool is None:
+                return
+            count = int(getattr(pool, "count", 1))
+            busy = len(pool.running())
+            ready = len(pool.ready()) if hasattr(pool, "ready") else count  # threads are ready once started
+        except Exception:  # a pool being replaced must not fail the whole scrape
+            log.exception("could not read the workers' state")
             return
-        count = int(getattr(pool, "count", 1))
-        busy = len(pool.running())
-        ready = len(pool.ready()) if hasattr(pool, "ready") else count  # threads are ready once started
         family = GaugeMetricFamily("studio_workers", "Workers by state: busy (running a job), idle (waiting for "
                                    "one), starting (a worker process not ready yet, or being replaced).",
                                    labels=["state"])
