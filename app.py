@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio.config import StudioConfig
     from studio.errors import StudioError
     from studio.service import Studio
+    from studio.space import zero_gpu
     from studio.ui import build_app
     from studio.ui.style import CSS, theme
 
@@ -51,9 +52,14 @@ def main(argv: list[str] | None = None) -> None:
         auth = parse_auth(config.auth)
     except StudioError as exc:
         sys.exit(f"error: {exc}")
+    # Proxy headers (X-Forwarded-For) name the client only when they come from a proxy the operator trusts:
+    # uvicorn would otherwise believe any local sender, and a script could change the identity that the
+    # rate limit and the per-person queue count with one header.
+    os.environ["FORWARDED_ALLOW_IPS"] = os.environ.get("STUDIO_TRUSTED_PROXIES", "")
     app = build_app(studio)
     studio.metrics.watch_queue(lambda: sum(job["status"] == "queued" for job in studio.queue.waiting()))
-    studio.start_workers(config.workers)
+    if not zero_gpu():  # on ZeroGPU only a page's own call gets a GPU: the page following a job runs it
+        studio.start_workers(config.workers)
     app.launch(
         server_name=config.host, server_port=config.port,
         # Only the videos (with their thumbnails) and the assets: never history.sqlite, caches or user presets.
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         auth=auth, auth_message="This studio is private: log in with the name and password you were given.",
         max_file_size=config.max_upload_bytes, app_kwargs={"routes": [_metrics_route(studio)]},
         theme=theme(), css=CSS, show_error=True,
+        max_threads=256,  # each job stream holds a thread while its job runs (at most 8 per person, jobs.Followers)
     )
 
 

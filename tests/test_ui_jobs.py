@@ -39,3 +39,16 @@ def test_a_page_cannot_queue_more_than_the_per_person_limit(tmp_path):
     with pytest.raises(gr.Error, match="you have 2 jobs waiting"):
         jobs.submit(studio, request, None, client="tab-1")
     assert len(jobs.submit(studio, request, None, client="tab-2")) == 1, "another page has its own allowance"
+
+
+def test_one_person_cannot_hold_every_job_stream(tmp_path):
+    studio = _studio(tmp_path)
+    job_id = studio.submit(studio.request("x", width=256, height=256, frames=5, steps=1, translate=False))
+    followers = jobs.Followers(limit=2)
+    held = [jobs.follow(studio, job_id, None, followers) for _ in range(2)]
+    for stream in held:
+        next(stream)  # its first update: the stream now holds a place
+    with pytest.raises(gr.Error, match="you follow 2 jobs at once already"):
+        next(jobs.follow(studio, job_id, None, followers))
+    held[0].close()  # a closed stream gives its place back
+    assert len(next(jobs.follow(studio, job_id, None, followers))) == 5

@@ -9,8 +9,8 @@ from . import create, history_tab, system_tab
 
 
 def build_app(studio: Studio) -> gr.Blocks:
-    """Create, History and System tabs over one Studio; one GPU job at a time, a bounded queue."""
-    with gr.Blocks(title="Wan Studio") as app:
+    """Create, History and System tabs over one Studio, whose queue and workers run the jobs."""
+    with gr.Blocks(title="Wan Studio", delete_cache=(3600, 6 * 3600)) as app:  # Gradio's copies: hourly, 6 h old
         with gr.Row(elem_id="header"):
             gr.Markdown(f"# Wan Studio\nText to video with Wan2.2 · model: **{studio.spec.title}**")
         if studio.spec.tiny:
@@ -36,7 +36,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         app.load(reattach, made.client_id, [made.client_id, made.current_job], api_visibility="private")
         made.follow_event.then(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         _wire_history_to_create(studio, made, past, tabs)
-    app.queue(max_size=studio.config.max_queue)
+    # Jobs wait in the studio's own queue (bounded per person); Gradio's queue holds only short events and
+    # job streams, which never wait (no concurrency limit), so its bound is for floods, not for jobs.
+    app.queue(max_size=max(64, 4 * studio.config.max_queue))
     return app
 
 

@@ -14,7 +14,7 @@ from ..errors import StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
 from ..presets import Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
-from ..request import frames_for_seconds
+from ..request import check_length, frames_for_seconds
 from ..service import Studio
 from ..access import browser_secret
 from . import formatting as fmt
@@ -223,6 +223,8 @@ def build(studio: Studio) -> CreateTab:
     export.click(export_here, preset, export, api_visibility="private")
     upload.upload(import_here, upload, [preset, gallery, upload], api_visibility="private")
 
+    followers = jobs.Followers()
+
     def request_of(prompt: str, preset: str = NO_PRESET, model: str = spec.name,
                    resolution: str = _size(spec.default_size), duration: float = default_duration,
                    negative_prompt: str = "", steps: float = spec.steps, guidance_scale: float = spec.guidance_scale,
@@ -243,12 +245,12 @@ def build(studio: Studio) -> CreateTab:
 
     def follow(job_id: str, request: gr.Request = None) -> Iterator[tuple]:
         """Stream a job's (status, preview, video, details, seed) by id, from its current state to its MP4."""
-        yield from jobs.follow(studio, job_id, request)
+        yield from jobs.follow(studio, job_id, request, followers)
 
     @_parameters_of(request_of)
     def generate(*values) -> Iterator[tuple]:
         """Make one video: submit, then follow; streams (status, preview, video, details, seed), ends with the MP4."""
-        yield from jobs.follow(studio, submit(*values), values[-1])
+        yield from jobs.follow(studio, submit(*values), values[-1], followers)
 
     def submit_here(*values, request: gr.Request = None):
         """The page's Generate: queue, then show the job (following starts when current_job changes)."""
@@ -308,9 +310,10 @@ def build(studio: Studio) -> CreateTab:
             raise gr.Error(str(exc), print_exception=False) from None
 
     def list_jobs(request: gr.Request = None) -> dict:
-        """The queue: running jobs, then queued ones in order with their place and estimated start (seconds)."""
+        """The queue: running jobs, then queued ones in order with their place and estimated start (seconds).
+        With logins, other users' jobs show without id (an id is what reaches a job's files) or prompt."""
         user = fmt.user_of(request)
-        return {"jobs": [job if job["mine"] or user is None else {**job, "prompt": ""}
+        return {"jobs": [job if job["mine"] or user is None else {**job, "id": "", "prompt": "", "batch_id": None}
                          for job in studio.jobs(user=user)]}
 
     def batch_here(file: str | None, model: str, resolution: str, duration: float, steps: float, fps: float,
@@ -368,19 +371,23 @@ def _preset_text(studio: Studio, name: str) -> str:
 
 
 def _describe(preset: Preset) -> str:
-    return f"**{preset.title}** · {preset.description}"
+    return f"**{fmt.plain(preset.title)}** · {fmt.plain(preset.description)}"
 
 
 def _language(studio: Studio, prompt: str, preset: str, as_typed: bool):
-    if not (prompt or "").strip():
+    """The language panel: what the prompt's language is and what the model will read. A prompt over the
+    generate bound (MAX_PROMPT_CHARS) is refused here, before anything detects or translates it."""
+    if not isinstance(prompt, str) or not prompt.strip():
         return "Type a prompt: its language is detected as you write.", "", gr.update(visible=False), ""
     try:
+        check_length("prompt", prompt)
         prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed)
     except StudioError as exc:
-        return str(exc), "", gr.update(visible=False), ""
+        return fmt.plain(exc), "", gr.update(visible=False), ""
     notice = prepared.get("notice")
     return (fmt.language_panel(prepared), prepared["model_prompt"],
-            gr.update(value=f"⚠ {notice}" if notice else "", visible=bool(notice)), prepared["model_prompt"])
+            gr.update(value=f"⚠ {fmt.plain(notice)}" if notice else "", visible=bool(notice)),
+            prepared["model_prompt"])
 
 
 def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, guidance_2, shift) -> str:

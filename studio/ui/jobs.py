@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 import logging
 import math
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,12 +116,42 @@ def submit_batch(studio: Studio, file: Path, model, resolution, duration, steps,
     return "\n".join(lines)
 
 
-def follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
+class Followers:
+    """How many job streams each person holds open: each holds a server thread for as long as its job runs,
+    so one visitor must not take them all (a page needs one; a script following its jobs a few)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def holding(self, person: str) -> Iterator[None]:
+        with self._lock:
+            if self._open.get(person, 0) >= self.limit:
+                raise gr.Error(f"you follow {self.limit} jobs at once already. Fix: close a tab or a stream, or "
+                               "follow one job at a time (/jobs lists them all).", print_exception=False)
+            self._open[person] = self._open.get(person, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._open[person] -= 1
+                if not self._open[person]:
+                    del self._open[person]
+
+
+def follow(studio: Studio, job_id: str, http: gr.Request | None, followers: Followers) -> Iterator[tuple]:
     """Stream (status, preview, video, details, seed) for a job until it ends; leaving stops only the stream."""
     job_id = str(job_id or "").strip()
     if not job_id:
         yield fmt.status_html("Ready."), None, None, "", gr.update()
         return
+    with followers.holding(requester(http)):
+        yield from _follow(studio, job_id, http)
+
+
+def _follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
     try:
         job = studio.job(job_id, user=fmt.user_of(http))
         seed, about = job.get("seed"), _about(job)
