@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import InvalidSetting, ModelUnavailable
+from .errors import InvalidSetting, ModelUnavailable, StudioError
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,27 @@ class StudioConfig:
     presets_dir: Path = Path(__file__).resolve().parent.parent / "presets"
     assets_dir: Path = Path(__file__).resolve().parent.parent / "assets"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Settings that every job reads are checked at start: a bad one stops the studio with the fix, instead of
+        every job failing later."""
+        from .language.translators import CATALOG
+
+        if self.translator not in ("auto", *CATALOG):
+            raise InvalidSetting(
+                f"translator: {_shown(self.translator)} is not a translator (STUDIO_TRANSLATOR or --translator). "
+                f"Fix: choose auto or one of {', '.join(CATALOG)}."
+            )
+        if self.memory_plan != "auto":
+            from .layouts import LAYOUTS, parse_layout
+
+            try:
+                parse_layout(self.memory_plan)
+            except StudioError:
+                raise InvalidSetting(
+                    f"memory plan: {_shown(self.memory_plan)} is not a memory plan (STUDIO_MEMORY_PLAN or "
+                    f"--memory-plan). Fix: choose auto or one of {', '.join(LAYOUTS)}."
+                ) from None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "StudioConfig":
@@ -86,6 +107,11 @@ def check_safetensors(path: Path, what: str, setting: str) -> None:
             f"{what} {str(path)!r} is not a safetensors file ({str(exc).splitlines()[0][:120]}); pickle files "
             f"(.bin, .pt, .ckpt) can run code when loaded, so the studio never loads them. {fix}"
         ) from None
+
+
+def _shown(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int, low: int) -> int:

@@ -16,7 +16,10 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import IO, Iterator
 
+from .errors import InvalidSetting
 from .events import Cancelled, Done, Event, Failed, Started
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _JOB_ID: ContextVar[str | None] = ContextVar("studio_job_id", default=None)
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
@@ -60,15 +63,18 @@ class JsonFormatter(logging.Formatter):
 
 def configure(level: str = "INFO", *, json_lines: bool = True, libraries: bool = True,
               stream: IO[str] | None = None) -> None:
-    """One handler on the root logger; with `libraries`, diffusers and transformers log through it too."""
+    """One handler on the root logger; with `libraries`, diffusers and transformers log through it too.
+
+    An unknown `level` (STUDIO_LOG_LEVEL=bogus) raises InvalidSetting naming the levels; nothing is changed."""
+    level = log_level(level)
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setLevel(level.upper())
+    handler.setLevel(level)
     handler.addFilter(JobIdFilter())
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s [%(job_id)s]: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own startup probes, one line per request
     if libraries:
         for name in ("diffusers", "transformers"):
@@ -78,6 +84,16 @@ def configure(level: str = "INFO", *, json_lines: bool = True, libraries: bool =
                 continue
             library.disable_default_handler()
             library.enable_propagation()
+
+
+def log_level(level: object) -> str:
+    """A level name (any case) as logging spells it; anything else is an InvalidSetting with the fix."""
+    name = str(level).strip().upper()
+    if name not in LEVELS:
+        shown = repr(level) if len(repr(level)) <= 40 else repr(level)[:37] + "..."
+        raise InvalidSetting(f"STUDIO_LOG_LEVEL: {shown} is not a log level. Fix: set it to one of "
+                             f"{', '.join(LEVELS)} (or unset it).")
+    return name
 
 
 def log_event(log: logging.Logger, event: Event) -> None:

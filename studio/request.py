@@ -134,16 +134,22 @@ class GenerationRequest:
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(GenerationRequest))
 
 
-def _prompt(field: str, value: Any, *, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(field, value, "it must be text")
-    if len(value) > MAX_PROMPT_CHARS * 2:
+def check_length(field: str, value: str) -> None:
+    """The bound on every prompt-like text, wherever it enters (generate, the language panel, the API): at most
+    MAX_PROMPT_CHARS once cleaned, and twice that as sent, so no edge ever cleans or translates megabytes."""
+    if len(value) > MAX_PROMPT_CHARS * 2 or len(clean_text(value)) > MAX_PROMPT_CHARS:
         raise InvalidRequest(
             field, f"<{len(value):,} characters>",
             f"at most {MAX_PROMPT_CHARS:,} characters (the text encoder reads 512 tokens); shorten it",
         )
+
+
+def _prompt(field: str, value: Any, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(field, _shown(value), "it must be text")
+    check_length(field, value)
     text = clean_text(value)
     if not text:
         if not required:
@@ -151,40 +157,48 @@ def _prompt(field: str, value: Any, *, required: bool) -> str | None:
         raise InvalidRequest(field, value, "describe what the video should show (it is empty)")
     if required and not _has_words(text):
         raise InvalidRequest(field, value, "it has no words, only symbols or emoji; describe the scene in words")
-    if len(text) > MAX_PROMPT_CHARS:
-        raise InvalidRequest(
-            field, f"<{len(text):,} characters>",
-            f"at most {MAX_PROMPT_CHARS:,} characters (the text encoder reads 512 tokens); shorten it",
-        )
     return text
 
 
+def _shown(value: Any) -> Any:
+    """A value as an error message may quote it: a 5000-digit number or text is named by its size (Python
+    refuses to print an int of more than 4300 digits), a dict or list by its type."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<a number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits>"
+    if isinstance(value, str) and len(value) > 80:
+        return f"<{len(value):,} characters: {value[:20]}…>"
+    if isinstance(value, (dict, list, tuple, set)):
+        return f"<{type(value).__name__}>"
+    return value
+
+
 def _integer(field: str, value: Any, low: int, high: int) -> int:
+    given = value
     if isinstance(value, bool):
         raise InvalidRequest(field, value, f"it must be a whole number from {low} to {high}")
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            raise InvalidRequest(field, value, f"it must be a whole number from {low} to {high}") from None
+            raise InvalidRequest(field, _shown(value), f"it must be a whole number from {low} to {high}") from None
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
-            raise InvalidRequest(field, value, f"it must be a whole number from {low} to {high}")
+            raise InvalidRequest(field, _shown(given), f"it must be a whole number from {low} to {high}")
         value = int(value)
     if not isinstance(value, int):
-        raise InvalidRequest(field, value, f"it must be a whole number from {low} to {high}")
+        raise InvalidRequest(field, _shown(given), f"it must be a whole number from {low} to {high}")
     if not low <= value <= high:
-        raise InvalidRequest(field, value, f"use a whole number from {low} to {high}")
+        raise InvalidRequest(field, _shown(given), f"use a whole number from {low} to {high}")
     return value
 
 
 def _number(field: str, value: Any, low: float, high: float) -> float:
     try:
         number = float(value) if not isinstance(value, bool) else math.nan
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = math.nan
     if not math.isfinite(number) or not low <= number <= high:
-        raise InvalidRequest(field, value, f"use a number from {low:g} to {high:g}")
+        raise InvalidRequest(field, _shown(value), f"use a number from {low:g} to {high:g}")
     return number
 
 
@@ -206,13 +220,13 @@ def _seed(value: Any) -> int:
 
 def _boolean(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRequest(field, value, "use true or false")
+        raise InvalidRequest(field, _shown(value), "use true or false")
     return value
 
 
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> Any:
     if value not in choices:
-        raise InvalidRequest(field, value, f"choose one of {', '.join(choices)}")
+        raise InvalidRequest(field, _shown(value), f"choose one of {', '.join(choices)}")
     return value
 
 
@@ -220,7 +234,7 @@ def _preset_name(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", value):
-        raise InvalidRequest("preset", value, "preset names use a-z, 0-9, '-' and '_' (see `python -m studio presets`)")
+        raise InvalidRequest("preset", _shown(value), "preset names use a-z, 0-9, '-' and '_' (see `python -m studio presets`)")
     return value
 
 

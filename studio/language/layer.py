@@ -13,7 +13,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from .cache import TranslationCache
+from .cache import CacheLimits, TranslationCache
 from .detect import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
 from .loading import TranslatorUnavailable
 from .scripts import dominant_script
@@ -21,6 +21,10 @@ from .spans import Span, split_spans
 from .translators import Enricher, Translator, make_translator
 
 _SENTENCE_ENDS = tuple("，,。.!！?？;；、")
+# The most text one prepare() reads: a prompt at generate's bound (4,000 characters, studio.request) inside a
+# preset's style of up to 4,000. Past it the text is sent as typed, unread: detecting and translating grow
+# with the length, and a megabyte cost minutes of CPU that every other visitor waited behind.
+MAX_CHARS = 8000
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class LanguageLayer:
     translator: "marian", "m2m100", "qwen", "none", "tiny" (see `available_translators()`), or a
     Translator object. cache_dir: where the disk cache (and the tiny model's tokenizer files) live;
     None keeps the cache in memory only. model_id replaces the backend's default model (a hub id
-    or a local folder). enrich (qwen only) appends lighting, shot and motion details.
+    or a local folder). enrich (qwen only) appends lighting, shot and motion details. cache_limits bounds
+    the cache (entries and bytes, memory and disk); text longer than max_chars is sent as typed, unread.
     """
 
     def __init__(
@@ -75,6 +80,8 @@ class LanguageLayer:
         device: str = "cpu",
         model_id: str | None = None,
         enrich: bool = False,
+        cache_limits: CacheLimits = CacheLimits(),
+        max_chars: int = MAX_CHARS,
     ) -> None:
         if isinstance(translator, str):
             self.backend = translator
@@ -85,11 +92,17 @@ class LanguageLayer:
             raise ValueError(f"enrich: only the qwen translator can enrich prompts, not {self.backend!r}")
         self.enrich = enrich
         self.model_id = None if self.translator is None else self.translator.model_id
-        self._cache = TranslationCache(cache_dir)
+        self.max_chars = max_chars
+        self._cache = TranslationCache(cache_dir, cache_limits)
 
     def prepare(self, text: str, *, translate: bool = True) -> PreparedPrompt:
         """The prompt for the text encoder; `translate=False` sends it as typed (the language is still detected)."""
         started = perf_counter()
+        if len(text) > self.max_chars:
+            notice = (f"The prompt is {len(text):,} characters; the language layer reads at most {self.max_chars:,}, "
+                      "so it is sent as typed, untranslated. Fix: shorten the prompt.")
+            return self._result(text, UNDETERMINED, [SpanResult(text, UNDETERMINED, text, False, "text")], started,
+                                notice)
         language = detect_language(text)
         spans = split_spans(text, han_is_chinese=language not in ("ja", "ko"))
         foreign = any(span.kind == "text" for span in spans)

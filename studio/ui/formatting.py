@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from typing import Any
 
@@ -15,7 +16,17 @@ LANGUAGE_NAMES = {
     "zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German",
     "es": "Spanish", "ru": "Russian", "it": "Italian", "pt": "Portuguese", "und": "no words yet",
 }
+# Every ASCII punctuation mark Markdown may read as syntax; `&`, `<`, `>` become HTML entities instead.
+_MARKDOWN_SYNTAX = re.compile(r"([!\"#$%'()*+,\-./:;=?@\[\\\]^_`{|}~])")
 _PHASE_SHARE = {"language": 0.0, "load": 0.01, "text": 0.02, "denoise": 0.03, "decode": 0.93, "encode": 0.97}
+
+
+def plain(text: object) -> str:
+    """User text (prompts, preset titles, messages that quote them) for a gr.Markdown or HTML component, shown
+    as typed: no link, image, emphasis or tag of it renders, so a prompt with `![x](http://…)` makes no viewer's
+    browser fetch anything. Line breaks and runs of spaces become one space."""
+    text = " ".join(str(text if text is not None else "").split())
+    return html.escape(_MARKDOWN_SYNTAX.sub(r"\\\1", text), quote=False)
 
 
 def user_of(http: Any) -> str | None:
@@ -97,19 +108,21 @@ def job_details(job: dict[str, Any]) -> str:
     request = job.get("request") or {}
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.get("created") or 0))
     lines = [
-        f"**{html.escape(job.get('prompt') or '')}**",
+        f"**{plain(job.get('prompt'))}**",
         "",
         f"- status: **{job.get('status')}** · {created}" + (f" · {job['seconds']:.1f} s" if job.get("seconds") else ""),
-        f"- model: `{job.get('model')}` · seed **{job.get('seed')}** · preset `{request.get('preset') or 'none'}`",
-        f"- {request.get('width')}×{request.get('height')} · {request.get('frames')} frames · "
-        f"{request.get('steps')} steps",
+        f"- model: {plain(job.get('model'))} · seed **{plain(job.get('seed'))}** · preset "
+        f"{plain(request.get('preset') or 'none')}",
+        "- " + plain(f"{request.get('width')}×{request.get('height')} · {request.get('frames')} frames · "
+                     f"{request.get('steps')} steps"),
     ]
     if job.get("model_prompt") and job.get("model_prompt") != job.get("prompt"):
-        lines.append(f"- sent to the model ({language_name(job.get('language'))} → zh): {html.escape(job['model_prompt'])}")
+        lines.append(f"- sent to the model ({plain(language_name(job.get('language')))} → zh): "
+                     f"{plain(job['model_prompt'])}")
     if job.get("error_message"):
-        lines.append(f"- {html.escape(job['error_message'])}")
+        lines.append(f"- {plain(job['error_message'])}")
     for notice in job.get("notices") or []:
-        lines.append(f"- notice: {html.escape(notice)}")
+        lines.append(f"- notice: {plain(notice)}")
     return "\n".join(lines)
 
 

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from ..service import Studio
+
+
+def shown_folder(path: Path) -> str:
+    """The outputs folder as visitors may see it: relative to the working directory when inside it, else only its
+    name; never an absolute path (the System tab is public, and a path names users, mounts and layouts)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name or "."
 
 
 def build(studio: Studio) -> None:
@@ -26,6 +38,6 @@ def _text(studio: Studio, measure: bool) -> str:
         "job under Advanced → Attention, or for every job with `STUDIO_ATTENTION=int8`; on one H100 a 720P step "
         "took 19.4 s against stock diffusers' 25.4 s (1.32x; the exact path: 1.11x), with 0.86 % error on "
         "structured inputs and 6.3 % on random ones (BENCHMARKS.md).  \n"
-        f"**Outputs and history:** `{studio.config.outputs}`\n\n"
+        f"**Outputs and history:** `{shown_folder(studio.config.outputs)}`\n\n"
         f"```text\n{format_report(studio.doctor(measure=measure))}\n```"
     )
