@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
@@ -102,11 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from . import logs
 
-    # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
-    # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
-    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "CRITICAL"),
-                   libraries=args.command in ("generate", "batch", "requeue"))
     try:
+        # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
+        # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
+        logs.configure(os.environ.get("STUDIO_LOG_LEVEL") or "CRITICAL",
+                       libraries=args.command in ("generate", "batch", "requeue"))
         return {"generate": _generate, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
                 "history": _history, "doctor": _doctor, "presets": _presets}[args.command](args)
     except StudioError as exc:
@@ -115,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`... | head`): not an error of the user's
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except sqlite3.Error as exc:  # the history (or queue) file, locked, corrupt, read-only or unopenable
+        print(f"error: {_database_problem(args, exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:  # the outputs folder or a file given on the command line
         print(f"error: {exc.filename or 'a file'}: {exc.strerror or exc}. Fix: check the path, its permissions "
               "and the free disk space.", file=sys.stderr)
@@ -122,6 +126,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+
+
+def _database_problem(args: argparse.Namespace, exc: sqlite3.Error) -> str:
+    """One line for a SQLite error that reached the command line: the file, what is wrong with it, the fix."""
+    outputs = Path(args.outputs or os.environ.get("STUDIO_OUTPUTS") or "outputs")
+    path, text = outputs / "history.sqlite", str(exc)
+    if "locked" in text or "busy" in text:
+        fix = "another studio or command is writing to it; wait for it to finish (or stop it) and try again"
+    elif "readonly" in text or "read-only" in text:
+        fix = "make the outputs folder and history.sqlite writable, or choose another folder with --outputs"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        fix = f"move it aside (mv {path} {path}.broken) and run again: a new, empty history starts"
+    elif "unable to open" in text:
+        fix = "check that it is a file you may read and write, or choose another folder with --outputs"
+    else:
+        fix = "check the outputs folder (free space, permissions), or choose another with --outputs"
+    return f"the history {path} could not be used ({text}). Fix: {fix}."
 
 
 def _config(args: argparse.Namespace, **overrides: Any):
@@ -154,6 +175,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     if args.variations is not None:
         _check_variations(args)
+    out = _check_out(args.out)
     studio = _studio(args)
     settings = _settings(args)
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
@@ -162,7 +184,6 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"notice: {cleaned}", file=sys.stderr)
     if args.variations is not None:
         return _variations(args, studio, settings)
-    out = Path(args.out) if args.out else None
     summary, previews = None, 0
     for event in studio.generate(request, output=out):
         if isinstance(event, Preview):
@@ -188,6 +209,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 MAX_VARIATIONS = 16
+
+
+def _check_out(out: str | None) -> Path | None:
+    """--out names the MP4 to write: refused before any work when it is a folder (the job would fail at its end)."""
+    from .errors import InvalidRequest
+
+    if not out:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        raise InvalidRequest("out", out, f"it is a folder; name the MP4 file, e.g. --out {path / 'video.mp4'} "
+                             "(or write into a folder's videos/ with --outputs DIR)")
+    return path
 
 
 def _check_variations(args: argparse.Namespace) -> None:

@@ -195,10 +195,23 @@ def import_preset(data: bytes | str, user_dir: Path, *, overwrite: bool = False,
     A name that is taken (one of the user's, or `reserved`) raises PresetExists / InvalidPreset, unless
     `overwrite` replaces the user's file or `rename` stores it as "name-2" titled "Title (2)" (then 3, ...).
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     label = "imported preset"
-    _check_size(len(raw), label)
-    document = _upgrade(_decode(raw, label), label)
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        _check_size(len(raw), label)
+        document = _decode(raw, label)
+    except UnicodeError:  # text given with a lone surrogate
+        raise InvalidPreset(f'preset "{label}" holds a lone surrogate (\\ud800-\\udfff), which is not text. '
+                            "Fix: remove it, or import a preset JSON exported from Wan Studio.") from None
+    except ValueError as error:  # json.loads turns a number past 4,300 digits into int(): Python refuses it
+        if isinstance(error, InvalidPreset):
+            raise
+        raise InvalidPreset(f'preset "{label}" holds a number of more than 4,300 digits. Fix: write settings as '
+                            "ordinary numbers, e.g. \"steps\": 40.") from None
+    if _has_surrogate(document):
+        raise InvalidPreset(f'preset "{label}" holds a lone surrogate (a \\ud800-\\udfff escape), which is not '
+                            "text. Fix: remove it, or import a preset JSON exported from Wan Studio.")
+    document = _upgrade(document, label)
     name = document.get("name")
     if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
         label = f"{name}.json"
@@ -214,6 +227,21 @@ def import_preset(data: bytes | str, user_dir: Path, *, overwrite: bool = False,
         document = {**document, "name": preset.name, **({"title": preset.title} if number > 1 else {})}
     _write_user_file(user_dir, document, overwrite, reserved)
     return preset
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a decoded JSON value holds a lone surrogate (a "\\ud800" escape) in any key or string."""
+    pending = [value]
+    while pending:  # no recursion: a deeply nested document must not overflow the stack
+        item = pending.pop()
+        if isinstance(item, str) and any("\ud800" <= ch <= "\udfff" for ch in item):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def check_name(name: object) -> str:
