@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["FORWARDED_ALLOW_IPS"] = os.environ.get("STUDIO_TRUSTED_PROXIES", "")
     app = build_app(studio)
     studio.metrics.watch_queue(lambda: sum(job["status"] == "queued" for job in studio.queue.waiting()))
+    studio.metrics.watch(history=studio.history, workers=lambda: studio.workers)
+    studio.metrics.start_gpu_sampler()
     if not zero_gpu():  # on ZeroGPU only a page's own call gets a GPU: the page following a job runs it
         studio.start_workers(config.workers)
     app.launch(

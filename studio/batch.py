@@ -185,7 +185,7 @@ def queue_rows(studio: Studio, batch_id: str, rows: list[Row], defaults: dict[st
         error = row.error
         if error is None:
             try:
-                request = _request(studio, {**defaults, **row.values})
+                request = _request(studio, {**defaults, **row.values}, user)
             except StudioError as exc:
                 error = str(exc)
         if error is not None:
@@ -208,10 +208,10 @@ def queue_rows(studio: Studio, batch_id: str, rows: list[Row], defaults: dict[st
     return result
 
 
-def _request(studio: Studio, values: dict[str, Any]) -> GenerationRequest:
+def _request(studio: Studio, values: dict[str, Any], user: str | None = None) -> GenerationRequest:
     values = dict(values)
     prompt, model, preset = values.pop("prompt", None), values.pop("model", None), values.pop("preset", None)
-    return studio.request(prompt, model=model, preset=preset, **values)
+    return studio.request(prompt, model=model, preset=preset, user=user, **values)
 
 
 def batch_jobs(history: History, batch_id: str) -> list[dict[str, Any]]:

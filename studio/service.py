@@ -430,7 +430,7 @@ class Studio:
             _check_storage(Path(output).parent if output else Path(self.config.outputs) / "videos", request)
             yield Progress(job_id, "language")
             language_start = time.perf_counter()
-            prepared = self._prepare_prompt(request)
+            prepared = self._prepare_prompt(request, (self.history.get(job_id) or {}).get("user"))
             language_seconds = time.perf_counter() - language_start
             if prepared.get("notice"):
                 notices.append(prepared["notice"])
@@ -481,8 +481,8 @@ class Studio:
             if writer is not None:
                 writer.abort()  # a failed, cancelled or abandoned job leaves no partial MP4; after close: no-op
 
-    def _prepare_prompt(self, request: GenerationRequest) -> dict[str, Any]:
-        prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate)
+    def _prepare_prompt(self, request: GenerationRequest, user: str | None = None) -> dict[str, Any]:
+        prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate, user=user)
         if request.model_prompt:  # the user edited what goes to the model
             prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user")
         return prepared

@@ -310,11 +310,12 @@ def build(studio: Studio) -> CreateTab:
             raise gr.Error(str(exc), print_exception=False) from None
 
     def list_jobs(request: gr.Request = None) -> dict:
-        """The queue: running jobs, then queued ones in order with their place and estimated start (seconds).
+        """The queue: running jobs, then queued ones in order with their place and estimated start (seconds);
+        `mine` marks the caller's (their login's, else their address's).
         With logins, other users' jobs show without id (an id is what reaches a job's files) or prompt."""
-        user = fmt.user_of(request)
+        user, client = jobs.person(request)
         return {"jobs": [job if job["mine"] or user is None else {**job, "id": "", "prompt": "", "batch_id": None}
-                         for job in studio.jobs(user=user)]}
+                         for job in studio.jobs(user=user, client=client)]}
 
     def batch_here(file: str | None, model: str, resolution: str, duration: float, steps: float, fps: float,
                    as_typed: bool, client: str, request: gr.Request = None):

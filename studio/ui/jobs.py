@@ -37,7 +37,7 @@ def build_request(studio: Studio, prompt, preset, model, resolution, duration, n
         width, height = fmt.parse_size(resolution)
         edited = str(model_prompt or "").strip()
         request = studio.request(
-            prompt, model=spec.name, preset=preset_name(preset), width=width, height=height,
+            prompt, model=spec.name, preset=preset_name(preset), user=fmt.user_of(http), width=width, height=height,
             frames=_frames(duration, fps, spec), fps=fps,
             negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
             guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
@@ -63,8 +63,7 @@ def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, 
 
     Each person may have `max_queue` jobs waiting: a login, else a page (its browser id), else an API
     client's address (so a script without a login cannot queue without bound)."""
-    user = fmt.user_of(http)
-    client = client or (None if user else f"address:{requester(http)}")
+    user, client = person(http, client)
     waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
     limit = studio.config.max_queue
     if waiting + variations > limit:
@@ -241,6 +240,12 @@ def refused(studio: Studio, kind: str, message: str) -> gr.Error:
     studio.metrics.failure(kind)
     log.info("request refused", extra={"kind": kind, "error": message})
     return gr.Error(message, print_exception=False)
+
+
+def person(http: gr.Request | None, client: str | None = None) -> tuple[str | None, str | None]:
+    """(user, client) that own a job: a login, else a page's browser id, else an API client's address."""
+    user = fmt.user_of(http)
+    return user, client or (None if user else f"address:{requester(http)}")
 
 
 def requester(http: gr.Request | None) -> str:
