@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import sys
@@ -325,8 +326,9 @@ def _worker_main(
     except EOFError:  # the studio process is gone: nobody would see the job's events
         pass
     pool.stop(timeout)
-    # Every event and record is written by now; the interpreter's teardown with torch loaded takes seconds
-    # (and can abort in library threads), so leave at once.
+    # Every event and record is written by now; the interpreter's teardown with torch loaded takes seconds,
+    # so leave at once, after what a child process's normal exit does (e.g. free named semaphores).
+    multiprocessing.util._exit_function()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
