@@ -295,7 +295,8 @@ def _worker_main(
         os.environ["CUDA_VISIBLE_DEVICES"] = device  # before anything here touches CUDA
     import torch
 
-    from . import logs, service
+    from . import logs
+    from .service import Studio
     from .workers import WorkerPool
 
     torch.set_num_threads(threads)
@@ -305,10 +306,7 @@ def _worker_main(
     forward.addFilter(logs.JobIdFilter())
     logging.getLogger().handlers[:] = [forward]  # ... whose one handler sends to the studio process
     logging.getLogger().setLevel(level)
-    # The studio process removed stale partial files when it started; a worker that starts later (a
-    # replacement) must not remove the MP4 another worker is writing now.
-    service._remove_partials = lambda outputs: None
-    studio = service.Studio(config)
+    studio = Studio(config)
     studio.fanout = sender  # type: ignore[assignment]
     pool = WorkerPool(studio, 1, batch_id=batch_id).start()
     sender.send("ready", os.getpid())
