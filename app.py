@@ -27,10 +27,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from studio import logs
-
-    logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "INFO"),
-                   json_lines=os.environ.get("STUDIO_LOG_FORMAT", "json") == "json")
-
     from studio.access import parse_auth
     from studio.config import StudioConfig
     from studio.errors import StudioError
@@ -40,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     from studio.ui.style import CSS, theme
 
     try:
+        logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "INFO"),
+                       json_lines=os.environ.get("STUDIO_LOG_FORMAT", "json") == "json")
         config = StudioConfig.from_env(
             model=args.model, outputs=args.outputs, host=args.host, port=args.port, gpus=args.gpus,
             workers=args.workers, translator=args.translator, memory_plan=args.memory_plan,

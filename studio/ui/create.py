@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import tempfile
 from dataclasses import dataclass
@@ -489,14 +490,14 @@ def _save_preset(studio: Studio, title, preset, negative, resolution, duration, 
             path = save(overwrite=False)
         except PresetExists as exc:
             if asked != _replace_label(exc.title):
-                gr.Warning(f"You already have a preset “{exc.title}”. Click “Replace” to replace it with these "
+                gr.Warning(f"You already have a preset “{html.escape(exc.title)}”. Click “Replace” to replace it with these "
                            "settings, or type another name.")
                 return gr.update(), gr.update(), gr.update(value=_replace_label(exc.title), variant="stop")
             path = save(overwrite=True)
     except (StudioError, OSError) as exc:
         raise gr.Error(str(exc)) from None
     choices, thumbs = _preset_choices(studio, user)
-    gr.Info(f"Saved preset “{title}”.")
+    gr.Info(f"Saved preset “{html.escape(title)}”.")  # toasts render HTML
     return gr.update(choices=choices, value=path.stem), thumbs, gr.update(value=SAVE_LABEL, variant="secondary")
 
 
@@ -527,10 +528,10 @@ def _import(studio: Studio, file: str | None, user: str | None = None):
         data = path.read_bytes()
         try:
             preset = import_preset(data, folder, reserved=reserved)
-            gr.Info(f"Imported preset “{preset.title}”.")
+            gr.Info(f"Imported preset “{html.escape(preset.title)}”.")
         except PresetExists as exc:
             preset = import_preset(data, folder, rename=True, reserved=reserved)
-            gr.Warning(f"You already have a preset “{exc.title}”, so this one was imported as “{preset.title}”; "
+            gr.Warning(f"You already have a preset “{html.escape(exc.title)}”, so this one was imported as “{html.escape(preset.title)}”; "
                        "nothing was replaced.")
     except StudioError as exc:
         raise gr.Error(str(exc)) from None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..errors import StudioError
 from ..history import ACTIVE, STATUSES, DeletedFiles, delete_job_files
+from ..request import MAX_PROMPT_CHARS
 from ..service import Studio
 from . import formatting as fmt
 
@@ -53,7 +54,8 @@ class Filters:
 
     @classmethod
     def of(cls, text: Any, status: Any, model: Any, batch: Any, favourites: Any) -> "Filters":
-        return cls((text or "").strip(), status or ANY, model or ANY, batch or ANY, bool(favourites))
+        text = (text if isinstance(text, str) else "").strip()[:MAX_PROMPT_CHARS]  # a search is never longer than a prompt
+        return cls(text, status or ANY, model or ANY, batch or ANY, bool(favourites))
 
     def query(self, user: str | None) -> dict[str, Any]:
         return {"text": self.text or None, "status": self.status or None, "model": self.model or None,

@@ -3,7 +3,6 @@ updates. Handlers only submit and follow, so no job is tied to a browser connect
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import threading
@@ -35,7 +34,7 @@ def build_request(studio: Studio, prompt, preset, model, resolution, duration, n
     try:
         spec = studio.spec_for(model)
         width, height = fmt.parse_size(resolution)
-        edited = str(model_prompt or "").strip()
+        edited = model_prompt.strip() if isinstance(model_prompt, str) else model_prompt
         request = studio.request(
             prompt, model=spec.name, preset=preset_name(preset), user=fmt.user_of(http), width=width, height=height,
             frames=_frames(duration, fps, spec), fps=fps,
@@ -111,7 +110,7 @@ def submit_batch(studio: Studio, file: Path, model, resolution, duration, steps,
     lines = [f"Batch `{batch_id}`: queued **{queued.queued}** of {len(rows)} rows"
              + (f", {queued.skipped_done} already done" if queued.skipped_done else "") + ". They run in order; "
              "follow them in the Queue panel and find them in History (filter by batch)."]
-    lines += [f"- line {row.line}: {html.escape(row.error or '')}" for row in queued.bad]
+    lines += [f"- line {row.line}: {fmt.plain(row.error or '')}" for row in queued.bad]
     return "\n".join(lines)
 
 
@@ -222,13 +221,13 @@ def _about(job: dict[str, Any]) -> str:
     request = job.get("request") or {}
     prompt = (job.get("prompt") or "").replace("\n", " ")
     prompt = prompt if len(prompt) <= 120 else prompt[:119] + "…"
-    return (f"Job `{job['id']}` · {html.escape(prompt)}  \n{request.get('width')}×{request.get('height')} · "
+    return (f"Job `{job['id']}` · {fmt.plain(prompt)}  \n{request.get('width')}×{request.get('height')} · "
             f"{request.get('frames')} frames · {request.get('steps')} steps · seed {job.get('seed')}")
 
 
 def _details(job: dict[str, Any], summary: dict[str, Any], plan: str) -> str:
     return (f"{_about(job)} · plan `{plan or summary.get('plan', '')}` · {summary.get('seconds', 0):.1f} s  \n"
-            f"Sent to the model: {html.escape(str(summary.get('model_prompt', '')))}")
+            f"Sent to the model: {fmt.plain(str(summary.get('model_prompt', '')))}")
 
 
 def preset_name(preset: str | None) -> str | None:

@@ -203,7 +203,7 @@ def test_enospc_while_encoding(tmp_path, monkeypatch):
     studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
     failed = list(studio.generate(studio.request("a cat walking", **SMALL_API)))[-1]
     assert isinstance(failed, Failed) and failed.kind == "storage"
-    assert re.search(r"could not write .*No space left on device. Fix: free disk space", failed.message)
+    assert re.search(r"could not write .*No space left on device; the disk is full. Fix: free disk space", failed.message)
     assert studio.history.get(failed.job_id)["status"] == "failed"
     assert list((tmp_path / "outputs" / "videos").iterdir()) == []
 
