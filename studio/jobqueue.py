@@ -148,7 +148,8 @@ class Estimator:
         return rates[len(rates) // 2] * _work(request)
 
     def wait(self, running: list[dict[str, Any]], ahead: list[dict[str, Any]]) -> float | None:
-        """Until a job behind `ahead` starts: what the running jobs have left plus the jobs ahead."""
+        """Until a job behind `ahead` starts: what the running jobs have left plus the jobs ahead, shared by
+        as many workers as run jobs now (several worker processes take the line together)."""
         total = 0.0
         for job in running:
             whole = self.seconds(job["request"])
@@ -160,7 +161,7 @@ class Estimator:
             if whole is None:
                 return None
             total += whole
-        return total
+        return total / max(1, len(running))
 
 
 def tail_seconds(history: History, request: dict[str, Any], recent: int = 20) -> float | None:

@@ -4,7 +4,7 @@ and history.
 Jobs belong to the studio: `submit` queues one and returns its id, a worker runs it, and `follow`
 streams its typed events to any number of followers (a tab, a reloaded tab, the API), starting with
 its current state; `cancel` stops it from anywhere. `generate` runs one job at once in the calling
-process (the CLI). Only one job uses the GPU at a time. Whatever happens inside a job (bad input,
+process (the CLI). One job uses a GPU at a time (several worker processes: one GPU each). Whatever happens inside a job (bad input,
 out of memory, a crash of the model code) ends in a history record and a terminal event, never in
 a lost job; a follower going away never stops one.
 """
@@ -49,7 +49,8 @@ from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets
 from .request import GenerationRequest
 from .runner import PipelineRunner, RunResult
 from .speed.plan import SpeedPlan
-from .workers import WorkerPool
+from .workerprocs import ProcessPool
+from .workers import WorkerPool, make_pool
 
 log = logging.getLogger("studio")
 
@@ -120,7 +121,7 @@ class Studio:
         self.queue = JobQueue(self.history)
         self.estimator = Estimator(self.history)
         self.fanout = Fanout()
-        self.workers: WorkerPool | None = None
+        self.workers: WorkerPool | ProcessPool | None = None
         self._driven: dict[str, threading.Event] = {}  # jobs run by a follower's own call (see drive)
         self.recovered = recover(self.history, Path(config.outputs) / "videos")
 
@@ -131,10 +132,13 @@ class Studio:
         self.history.mark_interrupted(other_hosts=True)
         self.recovered = recover(self.history, Path(self.config.outputs) / "videos")
 
-    def start_workers(self, count: int = 1, *, batch_id: str | None = None) -> WorkerPool:
-        """Start taking queued jobs (all, or one batch's); the served studio and `batch` call this, not import."""
+    def start_workers(self, count: int = 1, *, batch_id: str | None = None) -> WorkerPool | ProcessPool:
+        """Start taking queued jobs (all, or one batch's); the served studio and `batch` call this, not import.
+
+        `count` jobs run at once, each in its own worker process and GPU; 0: one per GPU the model fits
+        (one thread on a CPU machine or a single GPU)."""
         if self.workers is None:
-            self.workers = WorkerPool(self, max(1, count), batch_id=batch_id).start()
+            self.workers = make_pool(self, count, batch_id=batch_id).start()
         return self.workers
 
     def stop_workers(self) -> None:

@@ -201,3 +201,14 @@ def test_time_left_includes_decode_and_mp4_and_the_decode_reports_frames(tmp_pat
         assert last_step.eta == pytest.approx(timings["decode"] + timings["encode"], rel=0.01)
     finally:
         studio.stop_workers()
+
+
+def test_the_wait_is_shared_by_the_workers_that_run_jobs(tmp_path):
+    history = History(tmp_path)
+    estimator = Estimator(history)
+    job = {"model": "tiny", "width": 256, "height": 256, "frames": 5, "steps": 2}
+    history.finish(history.create(job), "done", seconds=10.0)
+    now = time.time()
+    one, two = [{"request": job, "started": now}], [{"request": job, "started": now}] * 2
+    assert estimator.wait(one, [{"request": job}]) == pytest.approx(20.0, abs=0.5)
+    assert estimator.wait(two, [{"request": job}] * 2) == pytest.approx(20.0, abs=0.5)
