@@ -24,7 +24,8 @@ class StudioConfig:
     memory_plan: str = "auto"
     host: str = "127.0.0.1"
     port: int = 7860
-    max_queue: int = 16
+    max_queue: int = 16  # STUDIO_MAX_QUEUE: jobs one person may have waiting
+    max_queue_total: int = 256  # STUDIO_MAX_QUEUE_TOTAL: jobs that may wait in all (pages and API; not CLI batches)
     gpus: int = 1  # STUDIO_GPUS / --gpus: split each video across this many GPUs (studio.parallel)
     workers: int = 0  # STUDIO_WORKERS / --workers: jobs run at once (0: one per GPU the model fits, one on CPU)
     auth: str | None = None
@@ -65,6 +66,7 @@ class StudioConfig:
             translator=env.get("STUDIO_TRANSLATOR", cls.translator),
             memory_plan=env.get("STUDIO_MEMORY_PLAN", cls.memory_plan),
             max_queue=_env_int(env, "STUDIO_MAX_QUEUE", cls.max_queue, 1),
+            max_queue_total=_env_int(env, "STUDIO_MAX_QUEUE_TOTAL", cls.max_queue_total, 1),
             gpus=_env_int(env, "STUDIO_GPUS", cls.gpus, 0),
             workers=_env_int(env, "STUDIO_WORKERS", cls.workers, 0),
             auth=env.get("STUDIO_AUTH") or None,

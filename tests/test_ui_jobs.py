@@ -53,3 +53,12 @@ def test_one_person_cannot_hold_every_job_stream(tmp_path):
         next(jobs.follow(studio, job_id, None, followers))
     held[0].close()  # a closed stream gives its place back
     assert len(next(jobs.follow(studio, job_id, None, followers))) == 5
+
+
+def test_the_whole_queue_is_bounded_too(tmp_path):
+    studio = _studio(tmp_path, max_queue=5, max_queue_total=3)
+    request = studio.request("x", width=256, height=256, frames=5, steps=1, translate=False)
+    for page in ("tab-1", "tab-2", "tab-3"):
+        jobs.submit(studio, request, None, client=page)
+    with pytest.raises(gr.Error, match=r"the studio's queue is full \(3 jobs waiting, at most 3\)"):
+        jobs.submit(studio, request, None, client="tab-4")

@@ -23,12 +23,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Create", id="create", elem_id="tab_create"):
                 made = create.build(studio)
-            with gr.Tab("History", id="history", elem_id="tab_history"):
+            with gr.Tab("History", id="history", elem_id="tab_history") as history_page:
                 past = history_tab.build(studio)
             with gr.Tab("System", id="system", elem_id="tab_system"):
                 system_tab.build(studio)
 
         app.load(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
+        # Opening the tab shows the history as it is now (jobs end while the page stays open all day).
+        history_page.select(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         # A page that loads finds this browser's (or login's) queued and running jobs and shows the newest.
         def reattach(client: str, request: gr.Request = None) -> tuple[str, str]:
             return create.jobs.reattach(studio, client, request)

@@ -251,7 +251,8 @@ def build(studio: Studio) -> CreateTab:
     @_parameters_of(request_of)
     def generate(*values) -> Iterator[tuple]:
         """Make one video: submit, then follow; streams (status, preview, video, details, seed), ends with the MP4."""
-        yield from jobs.follow(studio, submit(*values), values[-1], followers)
+        with followers.holding(jobs.requester(values[-1])):  # a stream place first: no job without its stream
+            yield from jobs.stream(studio, submit(*values), values[-1])
 
     def submit_here(*values, request: gr.Request = None):
         """The page's Generate: queue, then show the job (following starts when current_job changes)."""

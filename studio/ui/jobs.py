@@ -63,11 +63,7 @@ def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, 
     Each person may have `max_queue` jobs waiting: a login, else a page (its browser id), else an API
     client's address (so a script without a login cannot queue without bound)."""
     user, client = person(http, client)
-    waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
-    limit = studio.config.max_queue
-    if waiting + variations > limit:
-        raise refused(studio, "queue_full", f"you have {waiting} jobs waiting and this studio keeps at most {limit} "
-                      "per person. Fix: wait for some to finish, or cancel one in the Queue panel.")
+    _admit(studio, user, client, variations)
     if variations == 1:
         return [studio.submit(request, user=user, client=client)]
     first = studio.submit(request, user=user, client=client, batch_id=None)
@@ -97,11 +93,8 @@ def submit_batch(studio: Studio, file: Path, model, resolution, duration, steps,
                                  f"{studio.config.max_upload_bytes:,}. Fix: split it, or run `python -m studio batch`")
         rows = batch.read_rows(file)
         user = fmt.user_of(http)
-        waiting = sum(1 for job in studio.jobs(user=user, client=client) if job["mine"] and job["status"] == "queued")
-        if waiting + len(rows) > studio.config.max_queue:
-            raise InvalidRequest("batch file", file.name, f"it has {len(rows)} rows, you have {waiting} jobs waiting "
-                                 f"and this studio keeps at most {studio.config.max_queue} per person. Fix: split "
-                                 "the file, or run `python -m studio batch FILE` on the studio's machine")
+        _admit(studio, user, client, len(rows), what=f"{file.name} has {len(rows)} rows: ",
+               fix="split the file, or run `python -m studio batch FILE` on the studio's machine")
         batch_id = batch.upload_batch_id(file.name, content)
         studio.rate_limit.admit(requester(http))
         queued = batch.queue_rows(studio, batch_id, rows, defaults, user=user, client=client)
@@ -139,6 +132,20 @@ class Followers:
                     del self._open[person]
 
 
+def _admit(studio: Studio, user: str | None, client: str | None, count: int, *, what: str = "",
+           fix: str = "wait for some to finish, or cancel one in the Queue panel") -> None:
+    """Room for `count` more jobs: per person (STUDIO_MAX_QUEUE) and in all (STUDIO_MAX_QUEUE_TOTAL)."""
+    line = studio.jobs(user=user, client=client)
+    waiting = sum(1 for job in line if job["status"] == "queued")
+    mine = sum(1 for job in line if job["mine"] and job["status"] == "queued")
+    if mine + count > studio.config.max_queue:
+        raise refused(studio, "queue_full", f"{what}you have {mine} jobs waiting and this studio keeps at most "
+                      f"{studio.config.max_queue} per person. Fix: {fix}.")
+    if waiting + count > studio.config.max_queue_total:
+        raise refused(studio, "queue_full", f"{what}the studio's queue is full ({waiting} jobs waiting, at most "
+                      f"{studio.config.max_queue_total}). Fix: try again when some have finished.")
+
+
 def follow(studio: Studio, job_id: str, http: gr.Request | None, followers: Followers) -> Iterator[tuple]:
     """Stream (status, preview, video, details, seed) for a job until it ends; leaving stops only the stream."""
     job_id = str(job_id or "").strip()
@@ -146,10 +153,11 @@ def follow(studio: Studio, job_id: str, http: gr.Request | None, followers: Foll
         yield fmt.status_html("Ready."), None, None, "", gr.update()
         return
     with followers.holding(requester(http)):
-        yield from _follow(studio, job_id, http)
+        yield from stream(studio, job_id, http)
 
 
-def _follow(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
+def stream(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tuple]:
+    """The widget updates of one job's events (the caller holds its place among the person's streams)."""
     try:
         job = studio.job(job_id, user=fmt.user_of(http))
         seed, about = job.get("seed"), _about(job)

@@ -1,6 +1,8 @@
 """32 gradio_client users at once against the tiny model: every job completes or is refused with a
-clear "you have N jobs waiting" (all come from one address without a login, so they count as one
-person), first come first served, none lost and none mixed up.
+clear "the studio's queue is full", first come first served, none lost and none mixed up.
+
+The users are 32 people behind a trusted reverse proxy (each its own X-Forwarded-For): from one
+address without it they would be one person, whose own limits the other tests cover.
 
 All 32 connect first and then wait on their jobs together; they join the queue one after the other
 (each as soon as the previous one is acknowledged, a few milliseconds), so the order of arrival is
@@ -22,7 +24,7 @@ from studio.history import History
 from tests.e2e.conftest import Server
 
 USERS = 32
-MAX_QUEUE = 10  # STUDIO_MAX_QUEUE: jobs one person may have waiting; the rest are refused at once
+MAX_QUEUE = 10  # STUDIO_MAX_QUEUE_TOTAL: jobs that may wait in all; the rest are refused at once
 JOB = {"resolution": "832x480", "duration": 5 / 16, "steps": 1}
 UNANSWERED = (Status.STARTING, Status.JOINING_QUEUE)
 
@@ -60,8 +62,8 @@ def _use_the_studio(client: Client, outcome: Outcome) -> None:
 
 @pytest.fixture(scope="module")
 def crowded(tmp_path_factory):
-    server = Server(tmp_path_factory.mktemp("load"),
-                    env={"STUDIO_TRANSLATOR": "none", "STUDIO_MAX_QUEUE": str(MAX_QUEUE)})
+    server = Server(tmp_path_factory.mktemp("load"), env={
+        "STUDIO_TRANSLATOR": "none", "STUDIO_MAX_QUEUE_TOTAL": str(MAX_QUEUE), "STUDIO_TRUSTED_PROXIES": "127.0.0.1"})
     yield server
     server.stop()
 
@@ -70,7 +72,7 @@ def test_32_users_at_once(crowded, record_property):
     clients = [None] * USERS
 
     def connect(n: int) -> None:
-        clients[n] = Client(crowded.url, verbose=False)
+        clients[n] = Client(crowded.url, verbose=False, headers={"X-Forwarded-For": f"10.0.0.{n + 1}"})
 
     _run_all([threading.Thread(target=connect, args=(n,)) for n in range(USERS)])
     began = time.monotonic()
@@ -94,7 +96,7 @@ def test_32_users_at_once(crowded, record_property):
     record_property("figure", figure)
 
     assert len(completed) + len(refused) == USERS, "a user got neither a video nor an answer"
-    assert all(f"this studio keeps at most {MAX_QUEUE} per person" in o.error for o in refused), {
+    assert all(f"the studio's queue is full ({MAX_QUEUE} jobs waiting" in o.error for o in refused), {
         o.user: o.error for o in refused}
     assert refused and len(completed) >= MAX_QUEUE + 1, "the queue never filled, or it refused too early"
     for o in completed:  # each user gets their own video back
