@@ -159,12 +159,12 @@ def build(studio: Studio) -> CreateTab:
                 stop = gr.Button("Cancel", variant="stop", elem_id="cancel", scale=1)
 
         with gr.Column(scale=6, min_width=340, elem_id="output"):
-            status = gr.HTML(fmt.status_html("Ready."), elem_id="status")
+            status = gr.HTML(fmt.status_html("Ready."), label="Status", elem_id="status")
             preview = gr.Image(label="Live preview (while denoising)", type="numpy", format="jpeg",
                                interactive=False, elem_id="preview", buttons=[])
             result = gr.Video(label="Result", elem_id="result", interactive=False, buttons=["download"],
                               autoplay=True, loop=True)
-            job_info = gr.Markdown(elem_id="job_info")
+            job_info = gr.Markdown(label="Details", elem_id="job_info")
             panel = queue_panel.build(studio)
             # The job this page shows; hidden, but an API parameter (/follow) and what a reload re-attaches to.
             current_job = gr.Textbox(visible=False, label="job id", elem_id="current_job")
