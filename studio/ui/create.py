@@ -179,8 +179,11 @@ def build(studio: Studio) -> CreateTab:
     # Language panel: quick, unqueued from the GPU, only the latest edit counts.
     language_inputs = [prompt, preset, as_typed]
     language_outputs = [language_info, model_prompt, language_notice, auto_prompt]
+    def language(prompt_text: str, preset_name: str, typed: bool, request: gr.Request = None):
+        return _language(studio, prompt_text, preset_name, typed, fmt.user_of(request))
+
     for trigger in (prompt.change, as_typed.change):
-        trigger(lambda *a: _language(studio, *a), language_inputs, language_outputs, trigger_mode="always_last",
+        trigger(language, language_inputs, language_outputs, trigger_mode="always_last",
                 show_progress="hidden", concurrency_id="language", concurrency_limit=4, api_visibility="private")
     for trigger in (model.change, resolution.change, duration.change, fps.change, steps.change, guidance.change,
                     guidance_2.change, shift.change):
@@ -201,8 +204,7 @@ def build(studio: Studio) -> CreateTab:
         apply_preset, [preset, model],
         [preset_info, negative_prompt, resolution, duration, fps, steps, guidance, guidance_2, shift],
         show_progress="hidden", queue=False, api_visibility="private",
-    ).then(lambda *a: _language(studio, *a), language_inputs, language_outputs, show_progress="hidden",
-           api_visibility="private")
+    ).then(language, language_inputs, language_outputs, show_progress="hidden", api_visibility="private")
     model.change(lambda name: _apply_model(studio, name), model,
                  [resolution, duration, steps, guidance, guidance_2, shift, fps], show_progress="hidden",
                  queue=False, api_visibility="private")
@@ -377,14 +379,14 @@ def _describe(preset: Preset) -> str:
     return f"**{fmt.plain(preset.title)}** · {fmt.plain(preset.description)}"
 
 
-def _language(studio: Studio, prompt: str, preset: str, as_typed: bool):
+def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, user: str | None = None):
     """The language panel: what the prompt's language is and what the model will read. A prompt over the
     generate bound (MAX_PROMPT_CHARS) is refused here, before anything detects or translates it."""
     if not isinstance(prompt, str) or not prompt.strip():
         return "Type a prompt: its language is detected as you write.", "", gr.update(visible=False), ""
     try:
         check_length("prompt", prompt)
-        prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed)
+        prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed, user=user)
     except StudioError as exc:
         return fmt.plain(exc), "", gr.update(visible=False), ""
     notice = prepared.get("notice")

@@ -143,3 +143,11 @@ def test_served_each_login_runs_its_own_preset_and_never_anothers(private):
         assert job["user"] == user
         assert job["model_prompt"] == STYLE[user].replace("{prompt}", f"{user}'s cat")
         assert job["request"]["negative_prompt"] == NEGATIVE[user]
+
+
+def test_the_language_panel_styles_with_the_users_own_preset(studio):
+    _give_presets(studio.user_presets_dir)
+    info, sent, _, _ = create._language(studio, "a lighthouse", "alice-only", True, "alice")
+    assert sent == "alice's pastel style, a lighthouse"
+    refused, sent, _, _ = create._language(studio, "a lighthouse", "alice-only", True, "bob")
+    assert sent == "" and "alice-only" in refused.replace("\\", "")
