@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio.service import Studio
     from studio.space import zero_gpu
     from studio.ui import build_app
-    from studio.ui.style import CSS, theme
+    from studio.ui.style import CSS, HEAD, theme
 
     try:
         logs.configure(os.environ.get("STUDIO_LOG_LEVEL", "INFO"),
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         allowed_paths=[str(Path(config.outputs) / "videos"), str(config.assets_dir)],
         auth=auth, auth_message="This studio is private: log in with the name and password you were given.",
         max_file_size=config.max_upload_bytes, app_kwargs={"routes": [_metrics_route(studio)]},
-        theme=theme(), css=CSS, show_error=True,
+        theme=theme(), css=CSS, head=HEAD, show_error=True,
         max_threads=256,  # each job stream holds a thread while its job runs (at most 8 per person, jobs.Followers)
     )
 

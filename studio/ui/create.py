@@ -125,11 +125,15 @@ def build(studio: Studio) -> CreateTab:
                     seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="seed", minimum=-1)
                     randomize = gr.Checkbox(value=True, label="Random seed each run", elem_id="randomize")
                 with gr.Row():
+                    has_fast = any(studio.speed.fast_lora)
                     mode = gr.Radio(
-                        [("Quality", "quality"), ("Turbo (step caching)", "turbo"), ("Fast (4-step LoRA)", "fast")],
+                        [("Quality", "quality"), ("Turbo (step caching)", "turbo"),
+                         *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
                         value="quality", label="Mode", elem_id="mode",
-                        info="Fast: 4 steps with a step-distilled LoRA (STUDIO_FAST_LORA), 8-bit attention and a "
-                             "BF16 decode. Turbo reuses steps. Quality runs every step.",
+                        info=("Fast: 4 steps with a step-distilled LoRA (STUDIO_FAST_LORA), 8-bit attention and a "
+                              "BF16 decode. " if has_fast else "Fast mode (4 steps) is off: it needs a "
+                              "step-distilled LoRA; set STUDIO_FAST_LORA to its .safetensors file and restart. ")
+                        + "Turbo reuses steps. Quality runs every step.",
                     )
                 with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",

@@ -34,6 +34,8 @@ CSS = """
 #presets .grid-container { grid-auto-rows: min-content !important; padding-top: 0.4rem !important; }
 #presets .thumbnail-item { aspect-ratio: 3 / 2 !important; height: auto !important; }
 #generate { min-height: 52px; font-size: 1.05rem; font-weight: 600; }
+/* Generate stays in reach while the settings above it scroll by (the issue: below the fold at 1440x900) */
+#actions { position: sticky; bottom: 0; z-index: 20; padding: 8px 0; background: var(--body-background-fill); }
 #cancel { min-height: 52px; }
 .ws-status { padding: 0.35rem 0.2rem; }
 .ws-status p { margin: 0.35rem 0 0; font-size: 0.95rem; }
@@ -60,3 +62,14 @@ CSS = """
   #history_gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
 }
 """
+
+
+# Ctrl+Enter (Cmd+Enter on a Mac) in the prompt presses Generate, as in chat and code tools.
+HEAD = """<script>
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key === "Enter" && event.target.closest("#prompt")) {
+    event.preventDefault();
+    document.querySelector("#generate")?.click();
+  }
+});
+</script>"""

@@ -125,3 +125,21 @@ def test_reload_mid_job_reattaches_and_another_visitor_sees_the_queue(browser, s
                            timeout=60_000)
     page.screenshot(path=str(artifacts / "studio-1440x900-reattached-cancelled.png"), full_page=True)
     artist.close()
+
+
+def test_generate_is_in_reach_and_ctrl_enter_starts_a_job(browser, server, artifacts):
+    """Generate is inside a 1440x900 window on load (it stays at the bottom while settings scroll by), and
+    Ctrl+Enter in the prompt starts a job; fast mode is not offered without its LoRA."""
+    page = _open(browser, server, 1440, 900)
+    box = page.locator("#generate").bounding_box()
+    assert box and box["y"] + box["height"] <= 900, f"Generate is below the fold at {box}"
+    page.locator("#advanced").click()
+    assert "Fast (4-step LoRA)" not in page.inner_text("#mode") and "STUDIO_FAST_LORA" in page.inner_text("#mode")
+    box = page.locator("#generate").bounding_box()
+    assert box and box["y"] + box["height"] <= 900, f"with Advanced open, Generate left the window: {box}"
+    page.fill("#prompt textarea", "a paper lantern rising, ctrl+enter")
+    page.locator("#prompt textarea").press("Control+Enter")
+    page.wait_for_function("() => (document.querySelector('#job_info')?.innerText || '').includes('ctrl+enter')",
+                           timeout=60_000)
+    page.screenshot(path=str(artifacts / "studio-1440x900-ctrl-enter.png"))
+    page.close()
