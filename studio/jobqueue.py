@@ -115,7 +115,7 @@ class JobQueue:
         index = next((i for i, job in enumerate(queued) if job["id"] == job_id), None)
         if index is None:
             return None
-        wait = estimate.wait(running, queued[:index]) if estimate else None
+        wait = estimate.starts(running, queued[:index + 1])[index] if estimate else None
         return Place(index, len(running), wait)
 
 
@@ -130,59 +130,73 @@ class Estimator:
         self.history = history
         self.recent = recent
 
+    def rate(self, model: Any) -> float | None:
+        """Median seconds per unit of work of this model's last finished jobs; None before the first."""
+        return _median_rate(self.history, model, "seconds", self.recent, lambda row, done: row["seconds"] / _work(done))
+
     def seconds(self, request: dict[str, Any]) -> float | None:
-        rates = []
-        with self.history._db(write=False) as db:
-            rows = db.execute(
-                "SELECT request, seconds FROM jobs WHERE status = 'done' AND model = ? AND seconds > 0"
-                " ORDER BY finished DESC LIMIT ?", (request.get("model"), self.recent),
-            ).fetchall()
-        for row in rows:
-            try:
-                rates.append(row["seconds"] / _work(json.loads(row["request"])))
-            except (ValueError, TypeError, ZeroDivisionError):
-                continue
-        if not rates:
-            return None
-        rates.sort()
-        return rates[len(rates) // 2] * _work(request)
+        rate = self.rate(request.get("model"))
+        return None if rate is None else rate * _work(request)
+
+    def starts(self, running: list[dict[str, Any]], queued: list[dict[str, Any]]) -> list[float | None]:
+        """For each queued job in line order, the seconds until it starts: what the running jobs have left plus
+        the jobs ahead of it, shared by as many workers as run jobs now. One rate look-up per model."""
+        rates: dict[Any, float | None] = {}
+
+        def whole(job: dict[str, Any]) -> float | None:
+            model = job["request"].get("model")
+            if model not in rates:
+                rates[model] = self.rate(model)
+            return None if rates[model] is None else rates[model] * _work(job["request"])
+
+        now, total, parallel = time.time(), 0.0, max(1, len(running))
+        for job in running:
+            seconds = whole(job)
+            if seconds is None:
+                return [None] * len(queued)
+            total += max(0.0, seconds - (now - (job.get("started") or now)))
+        starts: list[float | None] = []
+        for job in queued:
+            starts.append(None if total is None else total / parallel)
+            seconds = whole(job)
+            total = None if total is None or seconds is None else total + seconds
+        return starts
 
     def wait(self, running: list[dict[str, Any]], ahead: list[dict[str, Any]]) -> float | None:
-        """Until a job behind `ahead` starts: what the running jobs have left plus the jobs ahead, shared by
-        as many workers as run jobs now (several worker processes take the line together)."""
-        total = 0.0
-        for job in running:
-            whole = self.seconds(job["request"])
-            if whole is None:
-                return None
-            total += max(0.0, whole - (time.time() - (job.get("started") or time.time())))
-        for job in ahead:
-            whole = self.seconds(job["request"])
-            if whole is None:
-                return None
-            total += whole
-        return total / max(1, len(running))
+        """Until a job behind `ahead` starts."""
+        return self.starts(running, [*ahead, {"request": {}}])[-1]
 
 
 def tail_seconds(history: History, request: dict[str, Any], recent: int = 20) -> float | None:
     """Decode + MP4 seconds for this request, from the rate (per output pixel-frame) of this machine's last
     finished jobs of the same model; None before the first one."""
+    def rate(row, done: dict[str, Any]) -> float:
+        timings = json.loads(row["timings"])
+        return (timings["decode"] + timings.get("encode", 0.0)) / _pixels(done)
+
+    median = _median_rate(history, request.get("model"), "timings", recent, rate)
+    return None if median is None else median * _pixels(request)
+
+
+def _median_rate(history: History, model: Any, column: str, recent: int, rate) -> float | None:
+    """The median of `rate(row, request)` over the last finished jobs of `model` that recorded `column`."""
     with history._db(write=False) as db:
         rows = db.execute(
-            "SELECT request, timings FROM jobs WHERE status = 'done' AND model = ? AND timings IS NOT NULL"
-            " ORDER BY finished DESC LIMIT ?", (request.get("model"), recent),
+            f"SELECT request, {column} FROM jobs WHERE status = 'done' AND model = ? AND {column} IS NOT NULL"
+            " ORDER BY finished DESC LIMIT ?", (model, recent),
         ).fetchall()
     rates = []
     for row in rows:
         try:
-            timings, done = json.loads(row["timings"]), json.loads(row["request"])
-            rates.append((timings["decode"] + timings.get("encode", 0.0)) / _pixels(done))
+            value = rate(row, json.loads(row["request"]))
         except (KeyError, TypeError, ValueError, ZeroDivisionError):
             continue
+        if value > 0:
+            rates.append(value)
     if not rates:
         return None
     rates.sort()
-    return rates[len(rates) // 2] * _pixels(request)
+    return rates[len(rates) // 2]
 
 
 def _pixels(request: dict[str, Any]) -> int:

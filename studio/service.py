@@ -240,16 +240,17 @@ class Studio:
         mark which are the caller's (`mine`)."""
         line = self.queue.waiting()
         running = [job for job in line if job["status"] == "running"]
-        rows, ahead = [], []
+        queued = [job for job in line if job["status"] == "queued"]
+        starts = dict(zip((job["id"] for job in queued), self.estimator.starts(running, queued)))
+        rows = []
         for job in line:
             mine = (user is not None and job.get("user") == user) or (
                 user is None and client is not None and job.get("client") == client)
             row = {"id": job["id"], "status": job["status"], "prompt": job.get("prompt") or "",
                    "model": job.get("model"), "batch_id": job.get("batch_id"), "mine": mine}
             if job["status"] == "queued":
-                row["place"] = len(ahead) + 1
-                row["starts_in"] = self.estimator.wait(running, ahead)
-                ahead.append(job)
+                row["place"] = len(rows) - len(running) + 1
+                row["starts_in"] = starts[job["id"]]
             rows.append(row)
         return rows
 
