@@ -210,14 +210,15 @@ class Studio:
         if job["status"] == "queued" and self.queue.drop(job["id"], "cancelled before it started"):
             self.fanout.publish(Cancelled(job["id"], 0, "cancelled before it started"))
             return f"Cancelled job {job['id']} before it started."
-        if self.history.get(job["id"])["status"] == "running":
+        status = self.history.get(job["id"])["status"]  # again: a worker may have taken or ended it meanwhile
+        if status == "running":
             self.history.update(job["id"], cancel_requested=1)  # read by the worker of another process, too
             if self.workers is not None:
                 self.workers.cancel(job["id"])
             if job["id"] in self._driven:
                 self._driven[job["id"]].set()
             return f"Stopping job {job['id']} after its current step."
-        return f"Job {job['id']} has already ended ({self.history.get(job['id'])['status']})."
+        return f"Job {job['id']} has already ended ({status})."
 
     def move_to_top(self, job_id: str, *, user: str | None = None) -> str:
         job = self.job(job_id, user=user)

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import urllib.parse
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
