@@ -3,9 +3,9 @@
 - Half-written files (`.NAME.partial.EXT`) are removed only when provably dead: their job is not running
   under a live process. Another process's MP4 in progress is never touched.
 - A job killed after its MP4 and sidecar were complete (kill -9 between the rename and the history
-  write) is `done`, with its files: a finished video is never orphaned.
-- A finished video whose job the history does not know (a corrupt history moved aside, a failed
-  history write) is entered again from its sidecar.
+  write, or a history write that failed after them) is `done`, with its files: a finished video is
+  never orphaned.
+- After a corrupt history was moved aside, every finished video is entered again from its sidecar.
 """
 
 from __future__ import annotations
@@ -23,20 +23,26 @@ _PARTIAL = re.compile(r"^\.(?P<job>[0-9]{8}-[0-9]{6}-[0-9a-f]{6,16})\.(mp4|json|
 
 
 def recover(history: History, videos: Path) -> dict[str, int]:
-    """Put the folder right; returns how many files and jobs each step touched (for the log)."""
+    """Put the folder right; returns how many files and jobs each step touched (for the log).
+
+    Every start (the CLI's too) runs this, so it reads only what may need it: the sidecars of jobs that
+    ended without their video, and every sidecar only after a corrupt history was replaced."""
     history.mark_interrupted()
     done = {"partials_removed": _remove_dead_partials(history, videos), "jobs_completed": 0, "jobs_restored": 0}
-    for sidecar in sorted(videos.glob("*.json")) if videos.is_dir() else []:
-        summary, metadata = _finished(sidecar)
-        if summary is None:
-            continue
-        job = history.get(summary["job_id"])
-        if job is None:
-            _restore(history, metadata, summary, sidecar)
-            done["jobs_restored"] += 1
-        elif job["status"] in ("interrupted", "failed") and not job.get("output"):  # died or failed after the files
+    with history._db(write=False) as db:
+        unfinished = [row["id"] for row in db.execute(
+            "SELECT id FROM jobs WHERE status IN ('interrupted', 'failed') AND output IS NULL")]
+    for job_id in unfinished:  # died, or failed writing the history, after its files were complete
+        sidecar = videos / f"{job_id}.json"
+        summary, _ = _finished(sidecar) if sidecar.is_file() else (None, {})
+        if summary is not None:
             _complete(history, summary, sidecar)
             done["jobs_completed"] += 1
+    for sidecar in sorted(videos.glob("*.json")) if history.moved_aside and videos.is_dir() else []:
+        summary, metadata = _finished(sidecar)
+        if summary is not None and history.get(summary["job_id"]) is None:
+            _restore(history, metadata, summary, sidecar)
+            done["jobs_restored"] += 1
     if any(done.values()):
         log.info("outputs folder recovered", extra=done)
     return done
