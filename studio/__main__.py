@@ -235,16 +235,12 @@ def _check_variations(args: argparse.Namespace) -> None:
 
 
 def _variations(args: argparse.Namespace, studio, settings: dict[str, Any]) -> int:
-    """Queue the same job with N seeds as one batch ("variations-<first id>") and run them in this process."""
+    """Queue the same job with N consecutive seeds as one batch (Studio.submit_variations), run them here."""
     from .batch import run_jobs
 
-    seeds = [None if args.seed is None else args.seed + offset for offset in range(args.variations)]
-    requests = [studio.request(args.prompt, translate=not args.no_translate, **{**settings, "seed": seed})
-                for seed in seeds]
-    first = studio.submit(requests[0])
-    batch_id = f"variations-{first}"
-    studio.history.update(first, batch_id=batch_id)
-    ids = [first, *(studio.submit(request, batch_id=batch_id) for request in requests[1:])]
+    request = studio.request(args.prompt, translate=not args.no_translate, **settings)
+    ids = studio.submit_variations(request, args.variations)
+    batch_id = f"variations-{ids[0]}"
     ended = run_jobs(studio, batch_id, ids, _progress(len(ids)))
     jobs = [{"job_id": job_id, "status": ended[job_id]["status"], "output": ended[job_id]["output"],
              "seed": ended[job_id]["seed"], "prompt": ended[job_id]["prompt"]} for job_id in ids]

@@ -46,7 +46,7 @@ from .models import MODELS, ModelSpec, is_cached, resolve_model
 from .parallel import SPEED_NOT_SPLIT, ParallelRunner, ParallelStore
 from .pipelines import PipelineStore
 from .presets import InvalidPreset, Preset, PresetList, get_preset, load_presets, user_folder
-from .request import GenerationRequest
+from .request import MAX_SEED, GenerationRequest
 from .runner import PipelineRunner, RunResult
 from .speed.plan import SpeedPlan
 from .workerprocs import ProcessPool
@@ -158,6 +158,16 @@ class Studio:
         if self.workers is not None:
             self.workers.wake()
         return job_id
+
+    def submit_variations(self, request: GenerationRequest, count: int, *, user: str | None = None,
+                          client: str | None = None) -> list[str]:
+        """Queue `count` jobs that differ only in seed (the request's, then the next ones) as one batch,
+        "variations-<first id>", the later ones children of the first; their ids, first one first."""
+        first = self.submit(request, user=user, client=client)
+        batch = f"variations-{first}"
+        self.history.update(first, batch_id=batch)
+        return [first, *(self.submit(request.with_seed((request.seed + offset) % (MAX_SEED + 1)), user=user,
+                                     client=client, batch_id=batch, parent_id=first) for offset in range(1, count))]
 
     @staticmethod
     def new_client_id() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -212,3 +213,13 @@ def test_the_wait_is_shared_by_the_workers_that_run_jobs(tmp_path):
     one, two = [{"request": job, "started": now}], [{"request": job, "started": now}] * 2
     assert estimator.wait(one, [{"request": job}]) == pytest.approx(20.0, abs=0.5)
     assert estimator.wait(two, [{"request": job}] * 2) == pytest.approx(20.0, abs=0.5)
+
+
+def test_variations_differ_only_in_seed_and_share_a_batch(tmp_path):
+    studio = _studio(tmp_path)
+    ids = studio.submit_variations(studio.request("a kite", seed=2**32 - 2, **SMALL), 3, client="tab")
+    jobs = [studio.history.get(job_id) for job_id in ids]
+    assert [job["seed"] for job in jobs] == [2**32 - 2, 2**32 - 1, 0]
+    assert {job["batch_id"] for job in jobs} == {f"variations-{ids[0]}"}
+    assert [job["parent_id"] for job in jobs] == [None, ids[0], ids[0]]
+    assert len({json.dumps({**job["request"], "seed": 0}, sort_keys=True) for job in jobs}) == 1

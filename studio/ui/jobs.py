@@ -66,14 +66,7 @@ def submit(studio: Studio, request: GenerationRequest, http: gr.Request | None, 
     _admit(studio, user, client, variations)
     if variations == 1:
         return [studio.submit(request, user=user, client=client)]
-    first = studio.submit(request, user=user, client=client, batch_id=None)
-    batch = f"variations-{first}"
-    studio.history.update(first, batch_id=batch)
-    ids = [first]
-    for offset in range(1, variations):
-        seed = (request.seed + offset) % (2**32)
-        ids.append(studio.submit(request.with_seed(seed), user=user, client=client, batch_id=batch, parent_id=first))
-    return ids
+    return studio.submit_variations(request, variations, user=user, client=client)
 
 
 def submit_batch(studio: Studio, file: Path, model, resolution, duration, steps, fps, as_typed, client: str | None,
