@@ -29,8 +29,8 @@ def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[s
             row = {"model": name, "resolution": resolution, "width": width, "height": height,
                    "frames": spec.default_frames}
             if target is None:
-                row.update(runs=False, plan=None, peak_gb_estimate=_lightest_peak(spec, resolution),
-                           relative_speed=None, arithmetic="no CUDA GPU on this machine", notes=[])
+                row.update(runs=False, plan=None, relative_speed=None, arithmetic="no CUDA GPU on this machine",
+                           notes=[], **_needs(spec, resolution))
             else:
                 row.update(choose_plan(spec, resolution, target, host_gb=host_gb).to_dict())
             report["plans"].append(row)
@@ -47,10 +47,15 @@ def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[s
     return report
 
 
-def _lightest_peak(spec: ModelSpec, resolution: str) -> float:
-    """What the lightest plan would need, so a GPU-less report still says what to buy or rent."""
+def _needs(spec: ModelSpec, resolution: str) -> dict[str, Any]:
+    """What a card must have, so a GPU-less report still says what to buy or rent: the lightest plan's peak
+    (`peak_gb_estimate`) and the lightest plan within 1 % of full speed."""
     probe = GpuInfo(name="any", total_gb=1024, compute_capability=(9, 0))
-    return min(a["peak_gb_estimate"] for a in choose_plan(spec, resolution, probe).alternatives)
+    plans = choose_plan(spec, resolution, probe).alternatives
+    lightest = min(plans, key=lambda a: a["peak_gb_estimate"])
+    fastest = min((a for a in plans if a["relative_speed"] >= 0.99), key=lambda a: a["peak_gb_estimate"])
+    return {"peak_gb_estimate": lightest["peak_gb_estimate"], "lightest_plan": lightest["plan"],
+            "full_speed_plan": fastest["plan"], "full_speed_gb": fastest["peak_gb_estimate"]}
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -73,6 +78,13 @@ def format_report(report: dict[str, Any]) -> str:
     if report.get("message"):
         lines.append(report["message"])
     lines.append("")
+    if not report["gpus"]:
+        lines.append("What each model needs on a GPU (nothing runs here without one):")
+        for row in report["plans"]:
+            lines.append(f"  {row['model']} {row['resolution']}: at least {row['peak_gb_estimate']:.0f} GB "
+                         f"({row['lightest_plan']}); near full speed from {row['full_speed_gb']:.0f} GB "
+                         f"({row['full_speed_plan']})")
+        return "\n".join(lines)
     lines.append(f"{'model':<18}{'size':<7}{'runs':<6}{'plan':<28}{'peak GB':>8}{'speed':>8}")
     for row in report["plans"]:
         speed = f"{row['relative_speed']:.2f}" if row.get("relative_speed") else "-"

@@ -159,11 +159,11 @@ def _refuse_pickle_only(path: Path) -> None:
             )
 
 
-def is_cached(repo_id: str) -> bool:
-    """Whether a model id's pipeline index is in the local Hugging Face cache (no network)."""
+def is_cached(repo_id: str, filename: str = "model_index.json") -> bool:
+    """Whether a model id's pipeline index (or another of its files) is in the local Hugging Face cache (no network)."""
     from huggingface_hub import try_to_load_from_cache
 
-    found = try_to_load_from_cache(repo_id, "model_index.json")
+    found = try_to_load_from_cache(repo_id, filename)
     return isinstance(found, str)
 
 

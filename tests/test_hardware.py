@@ -85,8 +85,13 @@ def test_doctor_without_a_gpu_says_what_to_do():
     assert {(p["model"], p["resolution"]) for p in report["plans"]} == {
         (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
     }
-    assert all(not p["runs"] and p["peak_gb_estimate"] > 0 for p in report["plans"])
-    assert "No CUDA GPU" in format_report(report)
+    assert all(not p["runs"] and 0 < p["peak_gb_estimate"] <= p["full_speed_gb"] for p in report["plans"])
+    text = format_report(report)
+    assert "No CUDA GPU" in text
+    # Plainly what each model needs, never a table of "runs no · plan -" beside numbers without a plan.
+    a14b = next(p for p in report["plans"] if p["model"] == "wan2.2-t2v-a14b" and p["resolution"] == "720P")
+    assert (f"wan2.2-t2v-a14b 720P: at least {a14b['peak_gb_estimate']:.0f} GB ({a14b['lightest_plan']})" in text
+            and "peak GB" not in text)
 
 
 def _doctor(tmp_path, *args):

@@ -347,8 +347,8 @@ def test_the_save_button_asks_before_replacing(studio):
     assert studio.preset(name).settings["steps"] == 4, "nothing was replaced yet"
     with pytest.warns(UserWarning, match="already have"):  # a stale question (another title) asks again
         _save_preset(studio, "霓虹", *changed, "Replace “水墨”?")
-    _, _, button = _save_preset(studio, "霓虹", *changed, "Replace “霓虹”?")
-    assert button["value"] == SAVE_LABEL
+    chosen, _, button = _save_preset(studio, "霓虹", *changed, "Replace “霓虹”?")
+    assert button["value"] == SAVE_LABEL and chosen["value"] == name
     assert studio.preset(name).settings["steps"] == 30 and studio.preset(name).negative_prompt == "ugly"
     with pytest.raises(gr.Error, match="empty"):
         _save_preset(studio, "  ", *SAVE_VALUES)

@@ -22,7 +22,8 @@ from .marian import marian_translate
 TINY_MODEL_ID = "studio/tiny-marian"
 TINY_NOTICE = (
     "tiny translator: this Chinese comes from a MarianMT model with random weights; it proves the code "
-    "path, not a translation. Choose marian, m2m100 or qwen for real translations."
+    "path, not a translation. For real translations start the studio with --translator marian (or m2m100, "
+    "qwen; STUDIO_TRANSLATOR): the System tab lists what each needs."
 )
 SEED = 0
 _SOURCE_VOCAB = 300

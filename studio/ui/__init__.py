@@ -25,12 +25,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                 made = create.build(studio)
             with gr.Tab("History", id="history", elem_id="tab_history") as history_page:
                 past = history_tab.build(studio)
-            with gr.Tab("System", id="system", elem_id="tab_system"):
-                system_tab.build(studio)
+            with gr.Tab("System", id="system", elem_id="tab_system") as system_page:
+                system = system_tab.build(studio)
 
         app.load(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         # Opening the tab shows the history as it is now (jobs end while the page stays open all day).
         history_page.select(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
+        for shown in (app.load, system_page.select):  # the System tab too says how things are now
+            shown(system.load, None, system.report, api_visibility="private", show_progress="hidden")
         # A page that loads finds this browser's (or login's) queued and running jobs and shows the newest.
         def reattach(client: str, request: gr.Request = None) -> tuple[str, str]:
             return create.jobs.reattach(studio, client, request)
@@ -48,14 +50,23 @@ def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: histor
     """"Use these settings" fills the Create tab; "Re-run" does that and generates with the same seed."""
     fields = [*made.inputs[:15], made.inputs[-1]]  # prompt .. memory_plan, attention
 
-    def use(job_id: str | None):
+    def use(job_id: str | None, shown_preset: str):
         if not job_id:
             raise gr.Error("Select a job in the list first.")
-        job = studio.history.get(job_id)
-        return (*create.settings_from_request(studio, job["request"]), gr.Tabs(selected="create"))
+        values = create.settings_from_request(studio, studio.history.get(job_id)["request"])
+        # keep_settings was set by the event before: the job's preset shows as chosen without its settings replacing
+        # the job's. Where the preset does not change, nothing reads the flag: it is cleared here.
+        return (*values, values[1] != shown_preset, gr.Tabs(selected="create"))
 
-    past.use.click(use, past.selected, [*fields, tabs], api_visibility="private")
-    past.rerun.click(use, past.selected, [*fields, tabs], api_visibility="private").then(
+    def keep(job_id: str | None) -> bool:
+        return bool(job_id)
+
+    def choose(button: gr.Button):
+        return button.click(keep, past.selected, made.keep_settings, queue=False, api_visibility="private").then(
+            use, [past.selected, made.preset], [*fields, made.keep_settings, tabs], api_visibility="private")
+
+    choose(past.use)
+    choose(past.rerun).then(
         made.submit_here, [*made.inputs, made.client_id], made.submit_outputs, cancels=[made.follow_event],
         preprocess=False, api_visibility="private",
     )

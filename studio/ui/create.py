@@ -14,7 +14,7 @@ import gradio as gr
 from ..errors import StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
-from ..presets import Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
+from ..presets import PLACEHOLDER, Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
 from ..request import check_length, frames_for_seconds
 from ..service import Studio
 from ..access import browser_secret
@@ -24,6 +24,9 @@ from .jobs import NO_PRESET, duration_bounds as _duration_bounds, preset_name as
 
 VARIATIONS = 4
 SAVE_LABEL = "Save current settings as a preset"
+SENT_LABEL = "Sent to the model (editable)"
+SENT_EDITED = "Sent to the model: edited by you"
+SENT_AS_TYPED = "Sent to the model: your prompt as typed (untick “as typed” to edit)"
 ATTENTION_OPTIONS = [
     ("Studio setting", "default"),
     ("Exact (fastest kernel found)", "auto"),
@@ -44,6 +47,7 @@ class CreateTab:
     current_job: gr.Textbox
     client_id: gr.BrowserState
     follow_event: Any
+    keep_settings: gr.State  # set with the preset when the page sets settings and preset together
     submit_here: Callable[..., tuple]  # (inputs..., client id) -> the job shown here and what it changes
     submit_outputs: list[gr.components.Component]
 
@@ -71,14 +75,16 @@ def build(studio: Studio) -> CreateTab:
                 language_info = gr.Markdown("Type a prompt: its language is detected as you write.",
                                             elem_id="language_info")
                 model_prompt = gr.Textbox(
-                    value="", label="Sent to the model (editable)", lines=2, max_lines=8, elem_id="model_prompt",
+                    value="", label=SENT_LABEL, lines=2, max_lines=8, elem_id="model_prompt",
                     placeholder="The text the video model will read appears here.",
                 )
+                restore = gr.Button("Use the automatic text again", size="sm", visible=False, elem_id="model_prompt_restore")
                 with gr.Row():
                     as_typed = gr.Checkbox(label="Send my prompt as typed (no translation)", value=False,
                                            elem_id="as_typed")
                 language_notice = gr.Markdown(elem_id="language_notice", visible=False)
-            auto_prompt = gr.State("")
+            auto_prompt = gr.State("")  # the automatic text the shown one started from: differing means edited
+            latest_prompt = gr.State("")  # the newest automatic text, kept aside while the user's edit is shown
 
             gallery = gr.Gallery(
                 value=[(str(p.thumbnail), p.title) for p in presets if p.thumbnail], label="Style", show_label=False,
@@ -91,6 +97,13 @@ def build(studio: Studio) -> CreateTab:
                     elem_id="preset", scale=1, min_width=160,
                 )
                 preset_info = gr.Markdown(_preset_text(studio, NO_PRESET), elem_id="preset_info")
+            with gr.Row(elem_id="preset_changes_row", visible=False) as changes_row:
+                preset_changes = gr.Markdown(elem_id="preset_changes")
+                undo = gr.Button("Undo", size="sm", scale=0, min_width=80, elem_id="preset_undo")
+            before_preset = gr.State(None)  # the preset and settings a pick replaced, for Undo
+            last_preset = gr.State(NO_PRESET)  # the preset the settings were last set from
+            # Set with the preset by the page itself (Undo, a save, "Use these settings"): the settings stay as set.
+            keep_settings = gr.State(False)
 
             with gr.Row(elem_id="basic_settings"):
                 model = gr.Dropdown(choices=[(s.title, s.name) for s in studio.models()], value=spec.name,
@@ -181,43 +194,65 @@ def build(studio: Studio) -> CreateTab:
     outputs = [status, preview, result, job_info, seed]
 
     # Language panel: quick, unqueued from the GPU, only the latest edit counts.
-    language_inputs = [prompt, preset, as_typed]
-    language_outputs = [language_info, model_prompt, language_notice, auto_prompt]
-    def language(prompt_text: str, preset_name: str, typed: bool, request: gr.Request = None):
-        return _language(studio, prompt_text, preset_name, typed, fmt.user_of(request))
+    language_inputs = [prompt, preset, as_typed, model_prompt, auto_prompt]
+    language_outputs = [language_info, model_prompt, language_notice, auto_prompt, latest_prompt, restore]
+
+    def language(prompt_text: str, preset_name: str, typed: bool, shown: str, auto: str, request: gr.Request = None):
+        return _language(studio, prompt_text, preset_name, typed, shown, auto, fmt.user_of(request))
+
+    # A hand edit is marked as one, and the automatic text comes back only when the user asks for it.
+    model_prompt.input(lambda shown, auto: (gr.update(label=SENT_EDITED if shown.strip() != auto.strip() else SENT_LABEL),
+                                            gr.update(visible=shown.strip() != auto.strip())),
+                       [model_prompt, auto_prompt], [model_prompt, restore], queue=False, show_progress="hidden",
+                       api_visibility="private")
+    restore.click(lambda latest: (gr.update(value=latest, label=SENT_LABEL), latest, gr.update(visible=False)),
+                  latest_prompt, [model_prompt, auto_prompt, restore], queue=False, show_progress="hidden",
+                  api_visibility="private")
 
     for trigger in (prompt.change, as_typed.change):
         trigger(language, language_inputs, language_outputs, trigger_mode="always_last",
                 show_progress="hidden", concurrency_id="language", concurrency_limit=4, api_visibility="private")
-    for trigger in (model.change, resolution.change, duration.change, fps.change, steps.change, guidance.change,
-                    guidance_2.change, shift.change):
-        trigger(lambda *a: _summary(studio, *a), settings, summary, show_progress="hidden", queue=False,
-                api_visibility="private")
+    # One event for every setting, and only its latest run counts: a preset that changes five settings at once
+    # ends with the summary of all five, never of the first change read alongside stale values.
+    # Raw values (preprocess=False): a typed duration out of range is named here, where Gradio's own check would
+    # answer with a bare "Error".
+    gr.on([s.change for s in settings], lambda *a: _summary(studio, *a), settings, summary,
+          trigger_mode="always_last", preprocess=False, show_progress="hidden", queue=False, api_visibility="private")
 
     def my_presets(request: gr.Request = None):
         choices, thumbs = _preset_choices(studio, fmt.user_of(request))
         return gr.update(choices=choices), thumbs
 
+    def export_here(name: str, request: gr.Request = None) -> str:
+        return _export(studio, name, fmt.user_of(request))
+
     gr.on(None, my_presets, [], [preset, gallery], show_progress="hidden", queue=False, api_visibility="private")
+    # The export button holds the selected preset's file before it is clicked: a DownloadButton downloads the value
+    # it has at the click, so a file made by the click itself would be the previous selection's.
+    gr.on(None, export_here, preset, export, show_progress="hidden", queue=False, api_visibility="private")
+    # A pick (the dropdown or a card) applies the preset's settings and says what changed, with Undo; a preset set
+    # by the page itself after setting `keep_settings` (Undo, "Use these settings") leaves them as they are.
+    preset_settings = [negative_prompt, resolution, duration, fps, steps, guidance, guidance_2, shift]
+
+    def preset_changed(name: str, model_name: str, keep: bool, last: str, *current, request: gr.Request = None):
+        return _preset_changed(studio, name, model_name, keep, last, current, fmt.user_of(request))
+
+    preset.change(preset_changed, [preset, model, keep_settings, last_preset, *preset_settings],
+                  [preset_info, preset_changes, changes_row, before_preset, gallery, keep_settings, last_preset,
+                   *preset_settings], show_progress="hidden", queue=False, api_visibility="private")
     gallery.select(_gallery_pick(studio), None, preset, show_progress="hidden", queue=False, api_visibility="private")
-
-    def apply_preset(name: str, model_name: str, request: gr.Request = None):
-        return _apply_preset(studio, name, model_name, fmt.user_of(request))
-
-    preset.change(
-        apply_preset, [preset, model],
-        [preset_info, negative_prompt, resolution, duration, fps, steps, guidance, guidance_2, shift],
-        show_progress="hidden", queue=False, api_visibility="private",
-    ).then(language, language_inputs, language_outputs, show_progress="hidden", api_visibility="private")
+    # keep_settings is set by an event of its own before the preset changes: the change event reads session state
+    # as the previous event left it, not as the event that changes the preset sets it.
+    undo.click(lambda: True, None, keep_settings, queue=False, api_visibility="private").then(
+        _undo_preset, before_preset, [preset, keep_settings, changes_row, before_preset, *preset_settings],
+        show_progress="hidden", queue=False, api_visibility="private")
+    preset.change(language, language_inputs, language_outputs, show_progress="hidden", api_visibility="private")
     model.change(lambda name: _apply_model(studio, name), model,
                  [resolution, duration, steps, guidance, guidance_2, shift, fps], show_progress="hidden",
                  queue=False, api_visibility="private")
 
     def save_here(*values, request: gr.Request = None):
         return _save_preset(studio, *values, user=fmt.user_of(request))
-
-    def export_here(name: str, request: gr.Request = None) -> str:
-        return _export(studio, name, fmt.user_of(request))
 
     def import_here(file: str | None, request: gr.Request = None):
         return _import(studio, file, fmt.user_of(request))
@@ -227,7 +262,6 @@ def build(studio: Studio) -> CreateTab:
     # The save button asks before replacing ("Replace “X”?"); a new name is a new question.
     save_name.change(lambda: gr.update(value=SAVE_LABEL, variant="secondary"), None, save, queue=False,
                      show_progress="hidden", api_visibility="private")
-    export.click(export_here, preset, export, api_visibility="private")
     upload.upload(import_here, upload, [preset, gallery, upload], api_visibility="private")
 
     followers = jobs.Followers()
@@ -337,7 +371,7 @@ def build(studio: Studio) -> CreateTab:
     gr.api(cancel_job, api_name="cancel", concurrency_limit=None)
     gr.api(list_jobs, api_name="jobs", concurrency_limit=None)
     return CreateTab(inputs, outputs, prompt, preset, gallery, status, current_job, client_id, follow_event,
-                     submit_here, [current_job, seed, panel.variations, panel.variation_ids])
+                     keep_settings, submit_here, [current_job, seed, panel.variations, panel.variation_ids])
 
 
 def _parameters_of(like: Callable) -> Callable[[Callable], Callable]:
@@ -379,35 +413,60 @@ def _preset_text(studio: Studio, name: str) -> str:
         return ""
 
 
-def _describe(preset: Preset) -> str:
-    return f"**{fmt.plain(preset.title)}** · {fmt.plain(preset.description)}"
+def _describe(preset: Preset, detail: bool = False) -> str:
+    """The preset's title and description; with `detail`, what it adds to the prompt and its negative prompt."""
+    text = f"**{fmt.plain(preset.title)}** · {fmt.plain(preset.description)}"
+    if detail and preset.prompt.strip() != PLACEHOLDER:
+        text += f"  \nTemplate: {fmt.plain(preset.prompt)}"
+    if detail and preset.negative_prompt:
+        text += f"  \nNegative: {fmt.plain(preset.negative_prompt)}"
+    return text
 
 
-def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, user: str | None = None):
-    """The language panel: what the prompt's language is and what the model will read. A prompt over the
-    generate bound (MAX_PROMPT_CHARS) is refused here, before anything detects or translates it."""
+def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, shown: str = "", auto: str = "",
+              user: str | None = None):
+    """The language panel: what the prompt's language is and what the model will read. A hand edit of the text
+    sent to the model is kept when the prompt changes (the new automatic text waits behind "Use the automatic
+    text again"); sent as typed, the text is shown but not editable, since an edit would be ignored. A prompt over
+    the generate bound (MAX_PROMPT_CHARS) is refused here, before anything detects or translates it."""
+    edited = not as_typed and bool(str(shown or "").strip()) and str(shown).strip() != str(auto or "").strip()
     if not isinstance(prompt, str) or not prompt.strip():
-        return "Type a prompt: its language is detected as you write.", "", gr.update(visible=False), ""
+        return ("Type a prompt: its language is detected as you write.", gr.update(value="", label=SENT_LABEL),
+                gr.update(visible=False), "", "", gr.update(visible=False))
     try:
         check_length("prompt", prompt)
         prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed, user=user)
     except StudioError as exc:
-        return fmt.plain(exc), "", gr.update(visible=False), ""
-    notice = prepared.get("notice")
-    return (fmt.language_panel(prepared), prepared["model_prompt"],
-            gr.update(value=f"⚠ {fmt.plain(notice)}" if notice else "", visible=bool(notice)),
-            prepared["model_prompt"])
+        if edited:
+            return fmt.plain(exc), gr.update(), gr.update(visible=False), auto, auto, gr.update(visible=True)
+        return fmt.plain(exc), gr.update(value="", label=SENT_LABEL), gr.update(visible=False), "", "", gr.update(visible=False)
+    notice = gr.update(value=f"⚠ {fmt.plain(prepared['notice'])}" if prepared.get("notice") else "",
+                       visible=bool(prepared.get("notice")))
+    new = prepared["model_prompt"]
+    if edited:
+        label = SENT_EDITED if new == auto else f"{SENT_EDITED}; the prompt changed since"
+        return (fmt.language_panel(prepared), gr.update(label=label), notice, auto, new, gr.update(visible=True))
+    label = SENT_AS_TYPED if as_typed else SENT_LABEL
+    return (fmt.language_panel(prepared), gr.update(value=new, label=label, interactive=not as_typed), notice, new, new,
+            gr.update(visible=False))
 
 
 def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, guidance_2, shift) -> str:
+    """The settings line, or what is wrong with a typed duration that the model cannot make."""
     try:
         spec = studio.spec_for(model)
         width, height = fmt.parse_size(resolution)
-        frames = frames_for_seconds(float(duration), int(fps), spec.max_frames)
-    except (StudioError, ValueError, TypeError):
+        fps, seconds = int(float(fps)), float(duration)
+        if not 3 <= seconds * fps <= spec.max_frames + 2:  # the bound Generate applies (jobs._frames)
+            shortest, longest, _ = _duration_bounds(spec, fps)
+            # Named in the line itself (an unqueued event shows no toast), in the words of Generate's refusal.
+            return (f"⚠ Duration {fmt.plain(duration)} s: {spec.name} makes {shortest:g} to {longest:g} s at {fps} "
+                    "fps. Fix: choose a duration in that range.")
+        return fmt.settings_summary(spec, width, height, frames_for_seconds(seconds, fps, spec.max_frames), fps,
+                                    int(float(steps)), float(guidance),
+                                    float(guidance_2) if spec.two_experts else None, float(shift))
+    except (StudioError, ValueError, TypeError, OverflowError):
         return ""
-    return fmt.settings_summary(spec, width, height, frames, int(fps), int(steps), float(guidance),
-                                float(guidance_2) if spec.two_experts else None, float(shift))
 
 
 def _gallery_pick(studio: Studio):
@@ -426,25 +485,88 @@ def _model_defaults(spec: ModelSpec) -> dict[str, Any]:
     }
 
 
-def _apply_preset(studio: Studio, name: str, model: str, user: str | None = None):
-    """Model defaults overlaid with the preset's recommendations: every setting it implies becomes visible."""
-    spec = studio.spec_for(model)
+_SETTING_NAMES = ("negative prompt", "resolution", "duration", "fps", "steps", "guidance", "guidance (low noise)",
+                  "shift")
+
+
+def _preset_changed(studio: Studio, name: str, model: str, keep: bool, last: str, current: tuple,
+                    user: str | None = None):
+    """A preset set by the page with `keep` only updates its description and card; any other is applied."""
     try:
         preset = studio.preset(name or NO_PRESET, user)
     except StudioError as exc:
         raise gr.Error(str(exc)) from None
+    if keep:
+        return (_describe(preset, detail=True), "", gr.update(visible=False), None, _card(studio, preset, user),
+                False, preset.name, *(gr.update() for _ in _SETTING_NAMES))
+    return _apply_preset(studio, preset, model, last, current, user)
+
+
+def _card(studio: Studio, preset: Preset, user: str | None) -> dict:
+    """The gallery with `preset`'s card marked as the selected one (none for a preset without a card)."""
+    shown = [p.name for p in studio.presets(user) if p.thumbnail]
+    return gr.update(selected_index=shown.index(preset.name) if preset.name in shown else None)
+
+
+def _apply_preset(studio: Studio, preset: Preset, model: str, last: str, current: tuple, user: str | None = None):
+    """Model defaults overlaid with the preset's recommendations: every setting it implies becomes visible, the
+    line under the preset says which ones changed and from what, and `last` with `current` are kept for Undo."""
+    spec = studio.spec_for(model)
     values = {**_model_defaults(spec), **dict(preset.settings)}
     size = (values.pop("width", None), values.pop("height", None))
     size = size if None not in size and size in spec.official_sizes else spec.default_size
     fps = int(values["fps"])
     shortest, longest, _ = _duration_bounds(spec, fps)
+    new = (preset.negative_prompt or "", _size(size), round(values["frames"] / fps, 2), fps, values["steps"],
+           values["guidance_scale"], values["guidance_scale_2"], values["flow_shift"])
+    changes = _changes(spec, current, new)
     return (
-        _describe(preset),
-        preset.negative_prompt or "",
-        _size(size),
-        gr.update(maximum=longest, minimum=shortest, value=round(values["frames"] / fps, 2)),
-        fps, values["steps"], values["guidance_scale"], values["guidance_scale_2"], values["flow_shift"],
+        _describe(preset, detail=True),
+        f"**{fmt.plain(preset.title)}** changed {changes}." if changes else "",
+        gr.update(visible=bool(changes)),
+        {"preset": last, "settings": list(current)} if changes else None,
+        _card(studio, preset, user), False, preset.name,
+        new[0], new[1], gr.update(maximum=longest, minimum=shortest, value=new[2]), *new[3:],
     )
+
+
+def _changes(spec: ModelSpec, before: tuple, after: tuple) -> str:
+    """ "steps 2 → 4 · guidance 7 → 4 · 480P landscape · 832×480 → 720P …": what a preset pick changed."""
+    if len(before) != len(after):
+        return ""
+    said = []
+    for name, old, new in zip(_SETTING_NAMES, before, after):
+        if name == "guidance (low noise)" and not spec.two_experts:
+            continue
+        if name == "negative prompt":
+            if str(old or "").strip() != str(new or "").strip():
+                said.append("negative prompt " + ("replaced" if new else "cleared (the official one is used)"))
+        elif name == "resolution":
+            if str(old) != str(new):
+                said.append(f"{_size_name(spec, old)} → {_size_name(spec, new)}")
+        else:
+            try:
+                differs = abs(float(old) - float(new)) > 1e-9
+            except (TypeError, ValueError):
+                differs = True
+            if differs:
+                unit = " s" if name == "duration" else ""
+                said.append(f"{name} {fmt.plain(old)}{unit} → {new:g}{unit}")
+    return " · ".join(said)
+
+
+def _size_name(spec: ModelSpec, value: str) -> str:
+    try:
+        return fmt.size_label(spec, *fmt.parse_size(value)).split(" · ")[0]
+    except StudioError:
+        return fmt.plain(value)
+
+
+def _undo_preset(before: dict | None):
+    """Back to the preset and settings that the last pick replaced (keep_settings is already set)."""
+    if not before:
+        return (gr.update(), False, gr.update(visible=False), None, *(gr.update() for _ in _SETTING_NAMES))
+    return (before["preset"], gr.update(), gr.update(visible=False), None, *before["settings"])
 
 
 def _apply_model(studio: Studio, name: str):
@@ -505,6 +627,7 @@ def _save_preset(studio: Studio, title, preset, negative, resolution, duration, 
         raise gr.Error(str(exc)) from None
     choices, thumbs = _preset_choices(studio, user)
     gr.Info(f"Saved preset “{html.escape(title)}”.")  # toasts render HTML
+    # The saved preset becomes the selected one; applying it changes nothing (its settings are the page's).
     return gr.update(choices=choices, value=path.stem), thumbs, gr.update(value=SAVE_LABEL, variant="secondary")
 
 

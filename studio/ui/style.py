@@ -25,6 +25,11 @@ CSS = """
 #language_info p, #preset_info p, #settings_summary p { margin: 0.2rem 0; font-size: 0.9rem; }
 #settings_summary p { color: var(--body-text-color-subdued); }
 #presets .thumbnail-item { border-radius: 10px; }
+/* the chosen style is obvious: a thick accent ring, the other cards dimmed a little */
+#presets .thumbnail-item.selected { outline: 3px solid #6366f1; outline-offset: 2px; }
+#presets:has(.thumbnail-item.selected) .thumbnail-item:not(.selected) { opacity: 0.75; }
+#preset_changes_row { align-items: center; background: #eef2ff; border-radius: 8px; padding: 0.2rem 0.6rem; }
+#preset_changes p { margin: 0; font-size: 0.9rem; }
 #presets .caption-label { display: none; }  /* the cards carry their titles */
 #presets .grid-container { grid-template-columns: repeat(5, minmax(0, 1fr)) !important; }
 #presets .grid-wrap, #history_gallery .grid-wrap { height: auto !important; min-height: 0 !important; max-height: none !important; }
@@ -35,7 +40,7 @@ CSS = """
 #presets .thumbnail-item { aspect-ratio: 3 / 2 !important; height: auto !important; }
 #generate { min-height: 52px; font-size: 1.05rem; font-weight: 600; }
 /* Generate stays in reach while the settings above it scroll by (the issue: below the fold at 1440x900) */
-#actions { position: sticky; bottom: 0; z-index: 20; padding: 8px 0; background: var(--body-background-fill); }
+#actions { position: sticky; bottom: 0; z-index: 1000; padding: 8px 0; background: var(--body-background-fill); }
 #cancel { min-height: 52px; }
 .ws-status { padding: 0.35rem 0.2rem; }
 .ws-status p { margin: 0.35rem 0 0; font-size: 0.95rem; }
@@ -46,6 +51,9 @@ CSS = """
 .ws-warn p { color: #b45309; }
 .ws-error p { color: #b91c1c; }
 #preview img { object-fit: contain; }
+/* Wide text (the doctor's table) scrolls inside its own block: no tab scrolls sideways on a phone */
+#doctor, #job_info { min-width: 0; max-width: 100%; }
+#doctor pre, #job_info pre { overflow-x: auto; max-width: calc(100vw - 2rem); white-space: pre; }
 /* On a wide screen the output column stays in view while the settings column scrolls: the preview
    is visible from the Generate button at the bottom of a long settings column. */
 #history_gallery .caption-label { left: 6px !important; right: 6px !important; max-width: none !important;

@@ -54,16 +54,16 @@ def test_language_panel_refuses_a_prompt_over_the_generate_bound():
         raise AssertionError("the panel must not prepare a prompt over the bound")
 
     started = time.perf_counter()
-    info, model_prompt, notice, auto = _language(SimpleNamespace(prepare_prompt=never), "a cat " * 1_700_000,
-                                                 "", False)
+    info, model_prompt, notice, auto, *_ = _language(SimpleNamespace(prepare_prompt=never), "a cat " * 1_700_000,
+                                                     "", False)
     assert time.perf_counter() - started < 1.0
     assert re.search(r"10,200,000 characters.*at most 4,000 characters.*shorten it", _shown(info))
-    assert model_prompt == "" and auto == ""
+    assert model_prompt["value"] == "" and auto == ""
     # At the bound it is prepared as usual.
     prepared = {"language": "en", "translated": False, "model_prompt": "ok", "backend": "none"}
-    info, model_prompt, _, _ = _language(SimpleNamespace(prepare_prompt=lambda *a, **k: prepared),
-                                         "a" * MAX_PROMPT_CHARS, "", False)
-    assert model_prompt == "ok" and "Detected" in info
+    info, model_prompt, *_ = _language(SimpleNamespace(prepare_prompt=lambda *a, **k: prepared),
+                                       "a" * MAX_PROMPT_CHARS, "", False)
+    assert model_prompt["value"] == "ok" and "Detected" in info
 
 
 def test_language_layer_reads_a_bounded_amount_of_text(tmp_path):
@@ -105,20 +105,24 @@ def page(tmp_path_factory):
 
     outputs = tmp_path_factory.mktemp("page") / "outputs"
     studio = Studio(StudioConfig(model="tiny", outputs=outputs, translator="none"))
-    return build_app(studio), outputs
+    return build_app(studio), outputs, studio
 
 
 def test_gradio_temp_copies_are_deleted(page):
-    app, _ = page
+    app, *_ = page
     frequency, age = app.delete_cache
     assert 0 < frequency <= 3600 and 0 < age <= 24 * 3600
 
 
 def test_config_never_shows_the_absolute_outputs_path(page):
-    app, outputs = page
+    from studio.ui.system_tab import _text
+
+    app, outputs, studio = page
     config = json.dumps(app.get_config_file(), ensure_ascii=False, default=str)
-    assert str(outputs.resolve()) not in config and str(outputs.parent) not in config
-    assert "**Outputs and history:** `outputs`" in config
+    shown = _text(studio, measure=False)  # the System tab, as each page load reads it
+    for text in (config, shown):
+        assert str(outputs.resolve()) not in text and str(outputs.parent) not in text
+    assert "**Outputs and history:** `outputs`" in shown
 
 
 def test_shown_folder_is_never_absolute(tmp_path, monkeypatch):

@@ -67,7 +67,7 @@ def test_another_users_preset_is_an_unknown_preset(studio):
     with pytest.raises(gr.Error, match="unknown preset"):
         create._export(studio, "alice-only", "bob")
     with pytest.raises(gr.Error, match="unknown preset"):
-        create._apply_preset(studio, "alice-only", "tiny", "bob")
+        create._preset_changed(studio, "alice-only", "tiny", False, "none", (), "bob")
     exported = json.loads(open(create._export(studio, "my-look", "bob"), encoding="utf-8").read())
     assert exported["negative_prompt"] == NEGATIVE["bob"]
     choices, thumbs = create._preset_choices(studio, "bob")
@@ -147,7 +147,7 @@ def test_served_each_login_runs_its_own_preset_and_never_anothers(private):
 
 def test_the_language_panel_styles_with_the_users_own_preset(studio):
     _give_presets(studio.user_presets_dir)
-    info, sent, _, _ = create._language(studio, "a lighthouse", "alice-only", True, "alice")
-    assert sent == "alice's pastel style, a lighthouse"
-    refused, sent, _, _ = create._language(studio, "a lighthouse", "alice-only", True, "bob")
-    assert sent == "" and "alice-only" in refused.replace("\\", "")
+    info, sent, *_ = create._language(studio, "a lighthouse", "alice-only", True, user="alice")
+    assert sent["value"] == "alice's pastel style, a lighthouse"
+    refused, sent, *_ = create._language(studio, "a lighthouse", "alice-only", True, user="bob")
+    assert sent["value"] == "" and "alice-only" in refused.replace("\\", "")
