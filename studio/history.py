@@ -276,6 +276,16 @@ class History:
                               (*args, max(0, limit), max(0, offset))).fetchall()
         return [_row(row) for row in rows], total
 
+    def latest_thumbnail(self, preset: str, *, user: str | None = None) -> Path | None:
+        """The thumbnail of the newest finished video made with `preset` (by `user`, with logins)."""
+        query = "SELECT thumbnail FROM jobs WHERE status = 'done' AND thumbnail IS NOT NULL AND json_extract(request, '$.preset') = ?"
+        args: list[Any] = [preset]
+        if user is not None:
+            query, args = query + " AND user = ?", [*args, user]
+        with self._db(write=False) as db:
+            row = db.execute(query + " ORDER BY created DESC LIMIT 1", args).fetchone()
+        return Path(row["thumbnail"]) if row else None
+
     def set_favourite(self, job_id: str, on: bool) -> None:
         with self._db() as db:
             if not db.execute("UPDATE jobs SET favourite = ? WHERE id = ?", (int(bool(on)), job_id)).rowcount:

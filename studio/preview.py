@@ -95,9 +95,10 @@ def latent_to_rgb(latent: torch.Tensor, frames: int = 4, max_height: int = 320) 
 
 
 def contact_sheet(frames: np.ndarray, gap: int = 4) -> np.ndarray:
-    """Tile up to four preview frames 2x2 (one row when there are fewer) for a single image widget."""
+    """Tile preview frames two to a row for a single image widget: 2 to 4 frames keep about one frame's shape, where
+    one row of three was a strip a phone showed 60 px tall. An empty cell stays dark."""
     count, height, width = frames.shape[:3]
-    cols = 2 if count >= 4 else count
+    cols = min(count, 2)
     rows = -(-count // cols)
     sheet = np.full((rows * height + (rows - 1) * gap, cols * width + (cols - 1) * gap, 3), 24, np.uint8)
     for i, frame in enumerate(frames):

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 
 import torch
 
-from . import logs, video
+from . import logs, preset_cards, video
 from .access import RateLimit
 from .config import StudioConfig, check_safetensors
 from .errors import Cancelled as CancelledError
@@ -348,6 +348,16 @@ class Studio:
         if cached is None or cached[0] != key:
             cached = self._presets[user] = (key, load_presets(self.config.presets_dir, folder, self.config.assets_dir))
         return cached[1]
+
+    def preset_card(self, preset: Preset, user: str | None = None) -> Path | None:
+        """The image a preset shows in the gallery: a user preset without a card of its own shows a frame of the
+        newest video made with it, else a card drawn with its title."""
+        if not preset_cards.needs_card(preset):
+            return preset.thumbnail
+        made = self.history.latest_thumbnail(preset.name, user=user)
+        if made is not None and made.is_file():
+            return made
+        return preset_cards.drawn_card(preset.title, Path(self.config.outputs) / "cache" / "cards")
 
     def preset(self, name: str, user: str | None = None) -> Preset:
         """The named built-in or `user`'s own preset (another user's is unknown); for one of the user's files that

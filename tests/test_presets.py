@@ -367,6 +367,18 @@ def test_importing_a_taken_name_keeps_both(studio, tmp_path):
     assert (studio.preset("mine").prompt, studio.preset("mine-2").prompt) == ("a, {prompt}", "b, {prompt}")
 
 
+@pytest.mark.parametrize("content", [b"{not json", b" " * (65 * 1024)], ids=["not JSON", "too big"])
+def test_a_rejected_import_is_said_once_and_lets_the_file_go(studio, tmp_path, content):
+    from studio.ui.create import _import
+
+    upload = tmp_path / "bad.json"
+    upload.write_bytes(content)
+    with pytest.warns(UserWarning, match=r"Not imported: .*Fix: ") as said:
+        dropdown, gallery, file = _import(studio, str(upload))
+    assert len(said) == 1 and file is None, "the drop zone is cleared, not left holding the rejected file"
+    assert not [p for p in studio.presets() if p.source == "user"]
+
+
 def test_missing_thumbnail_is_a_problem_not_a_crash(tmp_path):
     write(tmp_path, "no-image", {"version": 1, "prompt": "{prompt}", "thumbnail": "presets/missing.png"})
     presets = load_presets(BUILTIN_DIR, tmp_path, ASSETS_DIR)

@@ -35,6 +35,10 @@ def test_contact_sheet_tiles_two_by_two():
     sheet = contact_sheet(frames, gap=2)
     assert sheet.shape == (22, 42, 3)
     assert sheet[0, 0, 0] == 10 and sheet[0, 41, 0] == 20 and sheet[21, 0, 0] == 30 and sheet[21, 41, 0] == 40
+    # Three frames (the tiny model's 9-frame video) are two rows too, not a strip three frames wide.
+    three = contact_sheet(frames[:3], gap=2)
+    assert three.shape == (22, 42, 3) and three[21, 0, 0] == 30 and three[21, 41, 0] == 24
+    assert contact_sheet(frames[:1]).shape == (10, 20, 3)
 
 
 def test_x0_tap_records_the_clean_latent_of_a_real_scheduler_step(tiny_pipe):

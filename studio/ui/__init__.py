@@ -15,7 +15,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             gr.Markdown(f"# Wan Studio\nText to video with Wan2.2 · model: **{studio.spec.title}**")
         if studio.spec.tiny:
             gr.Markdown(
-                "**Demo mode: the `tiny` model has random weights, so videos look like coloured noise.** "
+                "**Demo mode: the `tiny` model has random weights, so its videos are an almost flat blue-grey with "
+                "faint flicker (the previews: coloured noise). That is the expected result, not a failed decode.** "
                 "Everything else is real. For real videos run on a GPU with the weights: "
                 "`hf download Wan-AI/Wan2.2-T2V-A14B-Diffusers` then `python app.py --model wan2.2-t2v-a14b`.",
                 elem_id="tiny_banner",

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 
 import gradio as gr
 
-from ..errors import StudioError
+from ..errors import InvalidRequest, StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
 from ..presets import PLACEHOLDER, Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
@@ -69,7 +69,7 @@ def build(studio: Studio) -> CreateTab:
                           ["A chef flipping a wok in a night market, flames rising, handheld close-up"],
                           ["Un robot marche dans une ville futuriste sous la pluie"],
                           ["赛博朋克 city at night, neon reflections on wet asphalt, 35mm"]],
-                inputs=[prompt], label="Try", cache_examples=False, examples_per_page=4,
+                inputs=[prompt], label="Try", cache_examples=False, examples_per_page=4, elem_id="examples",
             )
             with gr.Group(elem_id="language_panel"):
                 language_info = gr.Markdown("Type a prompt: its language is detected as you write.",
@@ -87,7 +87,8 @@ def build(studio: Studio) -> CreateTab:
             latest_prompt = gr.State("")  # the newest automatic text, kept aside while the user's edit is shown
 
             gallery = gr.Gallery(
-                value=[(str(p.thumbnail), p.title) for p in presets if p.thumbnail], label="Style", show_label=False,
+                value=[(str(studio.preset_card(p)), p.title) for p in presets if p.thumbnail], label="Style",
+                show_label=False,
                 columns=5, height="auto", allow_preview=False, object_fit="cover",
                 elem_id="presets", buttons=[], interactive=False,
             )
@@ -168,7 +169,7 @@ def build(studio: Studio) -> CreateTab:
                 with gr.Row():
                     export = gr.DownloadButton("Export selected preset (JSON)", elem_id="preset_export")
                     upload = gr.File(label="Import a preset (.json, ≤ 64 KiB)", file_types=[".json"],
-                                     elem_id="preset_import", height=80)
+                                     elem_id="preset_import", height=120)
 
             with gr.Row(elem_id="actions"):
                 run = gr.Button("Generate", variant="primary", elem_id="generate", scale=3)
@@ -363,8 +364,11 @@ def build(studio: Studio) -> CreateTab:
                    as_typed: bool, client: str, request: gr.Request = None):
         if not file:
             return gr.update(), gr.update()
-        return jobs.submit_batch(studio, Path(file), model, resolution, duration, steps, fps, as_typed, client,
-                                 request), None
+        try:
+            return jobs.submit_batch(studio, Path(file), model, resolution, duration, steps, fps, as_typed, client,
+                                     request), None
+        except gr.Error as exc:  # said beside the drop zone, and the rejected file let go
+            return f"⚠ {fmt.plain(exc.message)}", None
 
     batch_file.upload(batch_here, [batch_file, model, resolution, duration, steps, fps, as_typed, client_id],
                       [batch_report, batch_file], api_visibility="private")
@@ -584,7 +588,8 @@ def _apply_model(studio: Studio, name: str):
 def _preset_choices(studio: Studio, user: str | None = None):
     """The dropdown's and the gallery's presets: the built-ins and `user`'s own (everyone's without logins)."""
     presets = studio.presets(user)
-    return ([(p.title, p.name) for p in presets], [(str(p.thumbnail), p.title) for p in presets if p.thumbnail])
+    return ([(p.title, p.name) for p in presets],
+            [(str(studio.preset_card(p, user)), p.title) for p in presets if p.thumbnail])
 
 
 def _replace_label(title: str) -> str:
@@ -653,8 +658,8 @@ def _import(studio: Studio, file: str | None, user: str | None = None):
     reserved = {p.name for p in studio.presets(user) if p.source == "builtin"}
     try:
         if path.stat().st_size > 64 * 1024:
-            raise gr.Error(f"{path.name} is {path.stat().st_size:,} bytes; presets are at most 64 KiB. "
-                           "Fix: import a preset JSON exported from Wan Studio.")
+            raise InvalidRequest("preset file", path.name, f"it is {path.stat().st_size:,} bytes; presets are at most "
+                                 "64 KiB. Fix: import a preset JSON exported from Wan Studio")
         data = path.read_bytes()
         try:
             preset = import_preset(data, folder, reserved=reserved)
@@ -664,6 +669,8 @@ def _import(studio: Studio, file: str | None, user: str | None = None):
             gr.Warning(f"You already have a preset “{html.escape(exc.title)}”, so this one was imported as “{html.escape(preset.title)}”; "
                        "nothing was replaced.")
     except StudioError as exc:
-        raise gr.Error(str(exc)) from None
+        # Said once and the file let go: a raised error would leave the rejected file stuck in the drop zone.
+        gr.Warning(f"Not imported: {html.escape(str(exc))}")
+        return gr.update(), gr.update(), None
     choices, thumbs = _preset_choices(studio, user)
     return gr.update(choices=choices, value=preset.name), thumbs, None

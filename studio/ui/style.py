@@ -38,6 +38,13 @@ CSS = """
 #history_gallery .grid-container { grid-auto-rows: min-content !important; }
 #presets .grid-container { grid-auto-rows: min-content !important; padding-top: 0.4rem !important; }
 #presets .thumbnail-item { aspect-ratio: 3 / 2 !important; height: auto !important; }
+/* example prompts wrap: a long one must not widen a phone's page (mobile browsers zoom out to fit it) */
+#examples button, #examples .gallery { white-space: normal !important; max-width: 100%; text-align: left; }
+/* the queue's table never widens the page: long prompts wrap, the table scrolls inside its own box */
+#queue_table { max-width: 100%; min-width: 0; overflow-x: auto; }
+#queue_table td .cell-wrap, #queue_table td span { white-space: normal !important; overflow-wrap: anywhere; }
+/* a dropdown's text stops short of its arrow */
+#create_row .wrap-inner input { text-overflow: ellipsis; min-width: 0; padding-right: 0.25rem; }
 #generate { min-height: 52px; font-size: 1.05rem; font-weight: 600; }
 /* Generate stays in reach while the settings above it scroll by (the issue: below the fold at 1440x900) */
 #actions { position: sticky; bottom: 0; z-index: 1000; padding: 8px 0; background: var(--body-background-fill); }
@@ -51,6 +58,9 @@ CSS = """
 .ws-warn p { color: #b45309; }
 .ws-error p { color: #b91c1c; }
 #preview img { object-fit: contain; }
+/* the live preview fills its column's width at the frame's own shape (a phone got a 60 px strip) */
+#preview .image-container, #preview .image-frame, #preview button { height: auto !important; width: 100% !important; }
+#preview img { width: 100% !important; height: auto !important; max-height: 70vh; }
 /* Wide text (the doctor's table) scrolls inside its own block: no tab scrolls sideways on a phone */
 #doctor, #job_info { min-width: 0; max-width: 100%; }
 #doctor pre, #job_info pre { overflow-x: auto; max-width: calc(100vw - 2rem); white-space: pre; }
@@ -66,8 +76,14 @@ CSS = """
 @media (min-width: 1024px) { #output { position: sticky; top: 0.75rem; align-self: flex-start; } }
 @media (max-width: 640px) {
   #header h1 { font-size: 1.3rem; }
-  #presets .grid-container { grid-template-columns: repeat(3, minmax(0, 1fr)) !important; }
+  /* preset cards: two rows that swipe sideways, each card wide enough for its title to be read */
+  #presets .grid-container { grid-template-columns: none !important; grid-template-rows: repeat(2, auto);
+    grid-auto-flow: column; grid-auto-columns: 42%; overflow-x: auto; scroll-snap-type: x proximity; }
+  #presets .thumbnail-item { scroll-snap-align: start; }
   #history_gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
+  /* the sticky bar stays one short row on a phone */
+  #actions { flex-wrap: nowrap !important; gap: 6px; }
+  #actions button { min-width: 0 !important; min-height: 46px; padding-left: 4px; padding-right: 4px; }
 }
 """
 
