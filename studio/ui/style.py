@@ -21,6 +21,7 @@ CSS = """
 #header p { margin: 0.15rem 0 0; color: var(--body-text-color-subdued); }
 #tiny_banner { border-left: 4px solid #f59e0b; background: #fffbeb; padding: 0.6rem 0.9rem; border-radius: 8px; }
 #tiny_banner p { margin: 0; color: #78350f; }
+#tiny_banner code { white-space: normal; overflow-wrap: anywhere; }
 #language_panel { padding: 0.2rem 0.4rem; }
 #language_info p, #preset_info p, #settings_summary p { margin: 0.2rem 0; font-size: 0.9rem; }
 #settings_summary p { color: var(--body-text-color-subdued); }
@@ -83,7 +84,8 @@ CSS = """
   #history_gallery .grid-container { grid-template-columns: repeat(2, minmax(0, 1fr)) !important; }
   /* the sticky bar stays one short row on a phone */
   #actions { flex-wrap: nowrap !important; gap: 6px; }
-  #actions button { min-width: 0 !important; min-height: 46px; padding-left: 4px; padding-right: 4px; }
+  #actions button { min-width: 0 !important; min-height: 46px; padding-left: 4px; padding-right: 4px;
+    font-size: 0.95rem !important; }
 }
 """
 

@@ -1,0 +1,100 @@
+"""The page an artist keeps open all day (issue 17), in Chromium: what it lists survives a reload, what it shows is
+what will happen, and a phone never scrolls sideways."""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.test_browser import _open, browser  # noqa: F401  (the module's browser fixture)
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def _sideways(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def test_a_saved_preset_is_listed_after_a_reload_and_export_downloads_the_selected_one(browser, server, artifacts):
+    page = _open(browser, server, 1440, 900)
+    page.locator("#my_presets").click()
+    page.fill("#preset_save_name textarea, #preset_save_name input", "Reload survivor")
+    page.locator("#preset_save").click()
+    page.wait_for_function("() => document.querySelector('#preset input').value === 'Reload survivor'", timeout=30_000)
+    page.reload(wait_until="load")
+    page.wait_for_selector("#prompt textarea")
+    page.locator("#preset input").click()
+    assert page.get_by_role("option", name="Reload survivor").is_visible(), "a saved preset vanished on reload"
+    page.get_by_role("option", name="Anime").click()
+    page.wait_for_timeout(1500)
+    page.locator("#my_presets").click()
+    with page.expect_download() as download:
+        page.locator("#preset_export").click()
+    assert json.loads(open(download.value.path(), encoding="utf-8").read())["name"] == "anime", (
+        "Export downloads the preset selected now, on its first click")
+    page.close()
+
+
+def test_a_preset_pick_says_what_it_changed_and_undo_restores_it(browser, server, artifacts):
+    page = _open(browser, server, 1440, 900)
+    page.fill("#duration input[type=number]", "1.5")
+    page.locator("#duration input[type=number]").press("Enter")
+    page.wait_for_function("() => document.querySelector('#settings_summary').innerText.includes('25 frames')")
+    page.locator("#presets .thumbnail-item").nth(3).click()  # Anime: its own negative prompt, the model's duration
+    page.wait_for_selector("#preset_changes_row:not(.hidden)", timeout=30_000)
+    said = page.inner_text("#preset_changes")
+    assert "Anime" in said and "duration 1.5 s → 0.56 s" in said and "negative prompt replaced" in said, said
+    assert "Template:" in page.inner_text("#preset_info") and "Negative:" in page.inner_text("#preset_info")
+    assert page.locator("#presets .thumbnail-item.selected").count() == 1, "the chosen card is marked"
+    page.screenshot(path=str(artifacts / "studio-1440x900-preset-changes.png"))
+    page.locator("#preset_undo").click()
+    page.wait_for_function("() => document.querySelector('#settings_summary').innerText.includes('25 frames')",
+                           timeout=30_000)
+    page.locator("#advanced").click()
+    assert page.input_value("#preset input") == "No style" and page.input_value("#negative_prompt textarea") == ""
+    page.close()
+
+
+def test_a_hand_edit_is_kept_and_a_typed_duration_out_of_range_is_named(browser, server, artifacts):
+    page = _open(browser, server, 1440, 900)
+    page.fill("#prompt textarea", "a red fox in the snow")
+    page.wait_for_function("() => document.querySelector('#model_prompt textarea').value.length > 0", timeout=30_000)
+    page.fill("#model_prompt textarea", "my own words for the model")
+    page.fill("#prompt textarea", "a red fox in deep snow at dawn")
+    page.wait_for_selector("#model_prompt_restore", state="visible", timeout=30_000)
+    assert page.input_value("#model_prompt textarea") == "my own words for the model"
+    assert "edited by you" in page.inner_text("#model_prompt")
+    page.locator("#model_prompt_restore").click()
+    page.wait_for_function("() => document.querySelector('#model_prompt textarea').value !== 'my own words for the model'")
+    page.locator("#as_typed input").check()
+    page.wait_for_function("() => document.querySelector('#model_prompt textarea').disabled", timeout=30_000)
+    box = page.locator("#duration input[type=number]")
+    box.fill("99")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#settings_summary').innerText.includes('Duration 99 s')")
+    assert "Fix: choose a duration" in page.inner_text("#settings_summary")
+    assert page.locator(".error").count() == 0, "no bare Error pill"
+    page.screenshot(path=str(artifacts / "studio-1440x900-duration-99.png"))
+    page.close()
+
+
+def test_no_tab_scrolls_sideways_on_a_phone_even_while_a_job_runs(browser, server, artifacts):
+    page = browser.new_page(**PHONE)
+    page.goto(server.url, wait_until="load")
+    page.wait_for_selector("#prompt textarea")
+    page.fill("#prompt textarea", "a very long prompt about a lighthouse keeper who walks along the cliffs at dusk "
+              "while gulls circle overhead and the beam sweeps across the grey sea")
+    page.locator("#generate").click()
+    page.wait_for_selector("#preview img", state="attached", timeout=60_000)
+    page.locator("#preview").scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    preview = page.locator("#preview img").bounding_box()
+    assert preview and preview["width"] >= 300 and preview["height"] >= 120, f"the live preview is a strip: {preview}"
+    assert _sideways(page) == 0, "Create scrolls sideways while a job runs"
+    page.screenshot(path=str(artifacts / "studio-390x844-running.png"))
+    for tab in ("History", "System"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(1500)
+        assert _sideways(page) == 0, f"{tab} scrolls sideways on a phone"
+        page.screenshot(path=str(artifacts / f"studio-390x844-{tab.lower()}.png"))
+    assert "What each model needs on a GPU" in page.inner_text("#doctor") and "Translation:" in page.inner_text("#doctor")
+    page.close()
