@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     from studio import logs
     from studio.access import parse_auth
     from studio.config import StudioConfig
+    from starlette.middleware import Middleware
+
     from studio.errors import StudioError
+    from studio.file_guard import OwnFilesOnly
     from studio.service import Studio
     from studio.space import zero_gpu
     from studio.ui import build_app
@@ -65,7 +68,9 @@ def main(argv: list[str] | None = None) -> None:
         # Only the videos (with their thumbnails) and the assets: never history.sqlite, caches or user presets.
         allowed_paths=[str(Path(config.outputs) / "videos"), str(config.assets_dir)],
         auth=auth, auth_message="This studio is private: log in with the name and password you were given.",
-        max_file_size=config.max_upload_bytes, app_kwargs={"routes": [_metrics_route(studio)]},
+        max_file_size=config.max_upload_bytes,
+        app_kwargs={"routes": [_metrics_route(studio)], "middleware": [
+            Middleware(OwnFilesOnly, outputs=Path(config.outputs), enabled=bool(auth))]},
         theme=theme(), css=CSS, head=HEAD, show_error=True,
         max_threads=256,  # each job stream holds a thread while its job runs (at most 8 per person, jobs.Followers)
     )

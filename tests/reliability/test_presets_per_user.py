@@ -145,6 +145,28 @@ def test_served_each_login_runs_its_own_preset_and_never_anothers(private):
         assert job["request"]["negative_prompt"] == NEGATIVE[user]
 
 
+def test_served_a_jobs_files_reach_only_its_own_login(private):
+    """Issue 23, item 10: a logged-in visitor who learns another login's job id still cannot fetch its files."""
+    import httpx
+
+    jobs = {job["user"]: job for job in History(private.outputs).list() if job["status"] == "done"}
+    assert {"alice", "bob"} <= set(jobs), "the test above made one job for each"
+    sessions = {}
+    for user, password in USERS.items():
+        session = httpx.Client(base_url=private.url, timeout=30)
+        assert session.post("/login", data={"username": user, "password": password}).status_code == 200
+        sessions[user] = session
+    for owner, job in jobs.items():
+        for key in ("output", "thumbnail", "sidecar"):
+            url = f"/gradio_api/file={job[key]}"
+            for user, session in sessions.items():
+                got = session.get(url)
+                assert got.status_code == (200 if user == owner else 404), (user, key, got.status_code)
+            assert httpx.get(private.url + url, timeout=30).status_code in (401, 403, 404), "no login, no file"
+    for session in sessions.values():
+        session.close()
+
+
 def test_the_language_panel_styles_with_the_users_own_preset(studio):
     _give_presets(studio.user_presets_dir)
     info, sent, *_ = create._language(studio, "a lighthouse", "alice-only", True, user="alice")
