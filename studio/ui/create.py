@@ -372,6 +372,14 @@ def build(studio: Studio) -> CreateTab:
 
     batch_file.upload(batch_here, [batch_file, model, resolution, duration, steps, fps, as_typed, client_id],
                       [batch_report, batch_file], api_visibility="private")
+    def list_presets(request: gr.Request = None) -> dict:
+        """The presets a /submit or /generate `preset` may name, read now: the built-ins and the caller's own (with
+        logins) or everyone's saved ones (without): name, title, description, source, template and settings."""
+        return {"presets": [{"name": p.name, "title": p.title, "description": p.description, "source": p.source,
+                             "prompt": p.prompt, "negative_prompt": p.negative_prompt, "settings": dict(p.settings)}
+                            for p in studio.presets(fmt.user_of(request))]}
+
+    gr.api(list_presets, api_name="presets", concurrency_limit=None)
     gr.api(cancel_job, api_name="cancel", concurrency_limit=None)
     gr.api(list_jobs, api_name="jobs", concurrency_limit=None)
     return CreateTab(inputs, outputs, prompt, preset, gallery, status, current_job, client_id, follow_event,

@@ -52,6 +52,21 @@ def test_api_parameters(server):
     assert all(p["parameter_has_default"] for p in params[1:])
 
 
+def test_the_preset_list_is_read_when_asked_and_a_preset_saved_since_start_runs(server):
+    client = Client(server.url, verbose=False)
+    before = {p["name"] for p in client.predict(api_name="/presets")["presets"]}
+    assert {"none", "cinematic", "anime"} <= before and "saved-later" not in before
+    folder = server.outputs / "presets"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "saved-later.json").write_text('{"version": 1, "title": "Saved later", "prompt": "{prompt}, in chalk"}')
+    listed = {p["name"]: p for p in client.predict(api_name="/presets")["presets"]}
+    assert listed["saved-later"]["source"] == "user" and listed["saved-later"]["prompt"] == "{prompt}, in chalk"
+    job_id = client.predict(prompt="a kite", preset="saved-later", resolution="256x256", duration=0.31, steps=1,
+                            api_name="/submit")
+    *_, last = client.submit(job_id, api_name="/follow")
+    assert "Done" in last[0], last[0]
+
+
 def test_invalid_input_is_a_clear_error_and_the_server_keeps_serving(server):
     client = Client(server.url, verbose=False)
     with pytest.raises(Exception, match="prompt.*empty"):
