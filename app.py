@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     from studio.errors import StudioError
     from studio.file_guard import OwnFilesOnly
     from studio.service import Studio
+    from studio.upload_budget import UploadBudget
     from studio.space import zero_gpu
     from studio.ui import build_app
     from studio.ui.style import CSS, HEAD, theme
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         auth=auth, auth_message="This studio is private: log in with the name and password you were given.",
         max_file_size=config.max_upload_bytes,
         app_kwargs={"routes": [_metrics_route(studio)], "middleware": [
+            Middleware(UploadBudget, count_bytes=8 * config.max_upload_bytes),
             Middleware(OwnFilesOnly, outputs=Path(config.outputs), enabled=bool(auth))]},
         theme=theme(), css=CSS, head=HEAD, show_error=True,
         max_threads=256,  # each job stream holds a thread while its job runs (at most 8 per person, jobs.Followers)

@@ -28,7 +28,7 @@ class OwnFilesOnly:
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if self.enabled and scope["type"] == "http" and "/file=" in scope.get("path", ""):
             owner = self._owner(scope["path"])
-            if owner is not None and owner != _login(scope):
+            if owner is not None and owner != login_of(scope):
                 await _not_found(send)
                 return
         await self.app(scope, receive, send)
@@ -47,7 +47,7 @@ class OwnFilesOnly:
         return job.get("user") if job else None
 
 
-def _login(scope: dict[str, Any]) -> str | None:
+def login_of(scope: dict[str, Any]) -> str | None:
     """The user Gradio logged in for this request, from its access-token cookie."""
     app = scope.get("app")
     tokens, cookie_id = getattr(app, "tokens", {}), getattr(app, "cookie_id", None)

@@ -180,3 +180,15 @@ def test_with_logins_only_the_owner_follows_or_cancels_a_queued_job(private):
     assert job_id in bob.predict(job_id, api_name="/cancel")
     assert "Cancelled" in bob.predict(job_id, api_name="/follow")[0]
     assert History(private.outputs).get(job_id)["status"] == "cancelled"
+
+
+def test_uploads_are_bounded_in_number_and_bytes_per_person(private):
+    """Issue 23, item 7: one person's flood of small uploads is stopped (429, with the wait) once their budget for
+    the minute is spent. Last in this module: the flood spends 127.0.0.1's budget on this server."""
+    with httpx.Client(base_url=private.url, timeout=30) as session:
+        assert session.post("/login", data={"username": "alice", "password": USERS["alice"]}).status_code == 200
+        answers = [session.post("/gradio_api/upload", files={"files": ("p.json", b"{}" * 100)}).status_code
+                   for _ in range(40)]
+        assert answers[:30] == [200] * 30 and set(answers[30:]) == {429}, answers
+        refused = session.post("/gradio_api/upload", files={"files": ("p.json", b"{}")})
+        assert refused.status_code == 429 and "Fix: wait" in refused.json()["detail"]
