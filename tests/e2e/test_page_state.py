@@ -98,3 +98,29 @@ def test_no_tab_scrolls_sideways_on_a_phone_even_while_a_job_runs(browser, serve
         page.screenshot(path=str(artifacts / f"studio-390x844-{tab.lower()}.png"))
     assert "What each model needs on a GPU" in page.inner_text("#doctor") and "Translation:" in page.inner_text("#doctor")
     page.close()
+
+
+def test_saving_over_a_preset_asks_first_and_replaces_on_the_second_click(browser, server, artifacts):
+    """Issue 23, item 5, as a user meets it: the same name again turns Save into "Replace “…”?"; a new name is a
+    new question, and only the click on "Replace" replaces."""
+    page = _open(browser, server, 1440, 900)
+    name = "#preset_save_name textarea, #preset_save_name input"
+    asks = "() => document.querySelector('#preset_save').innerText.includes('Replace')"
+    page.locator("#my_presets").click()
+    page.fill(name, "水墨 夜")
+    page.locator("#preset_save").click()
+    page.wait_for_function("() => document.querySelector('#preset input').value === '水墨 夜'", timeout=30_000)
+    page.locator("#preset_save").click()
+    page.wait_for_function(asks, timeout=30_000)
+    assert page.inner_text("#preset_save") == "Replace “水墨 夜”?"
+    page.screenshot(path=str(artifacts / "studio-1440x900-replace-preset.png"))
+    page.fill(name, "水墨 夜 2")
+    page.wait_for_function(f"() => !({asks})()")
+    page.fill(name, "水墨 夜")
+    page.locator("#preset_save").click()
+    page.wait_for_function(asks, timeout=30_000)
+    page.locator("#preset_save").click()
+    page.wait_for_function(f"() => !({asks})()", timeout=30_000)
+    saved = [p for p in (server.outputs / "presets").glob("*.json") if "水墨 夜" in p.read_text(encoding="utf-8")]
+    assert len(saved) == 1, "replaced in place, never saved twice"
+    page.close()
