@@ -14,7 +14,8 @@ from time import perf_counter
 from typing import Any
 
 from .cache import CacheLimits, TranslationCache
-from .detect import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
+from .detect import detect_language
+from .languages import SUPPORTED_LANGUAGES, UNDETERMINED
 from .loading import TranslatorUnavailable
 from .scripts import dominant_script
 from .spans import Span, split_spans
