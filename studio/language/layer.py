@@ -16,9 +16,11 @@ from typing import Any
 from .cache import CacheLimits, TranslationCache
 from .detect import detect_language
 from .languages import SUPPORTED_LANGUAGES, UNDETERMINED
+from .languages import COVERAGE, language_name, translator_for
 from .loading import TranslatorUnavailable
 from .scripts import dominant_script
-from .spans import Span, split_spans
+from .spans import Span, is_name, split_spans
+from .summary import describe
 from .translators import Enricher, Translator, make_translator
 
 _SENTENCE_ENDS = tuple("，,。.!！?？;；、")
@@ -26,14 +28,16 @@ _SENTENCE_ENDS = tuple("，,。.!！?？;；、")
 # preset's style of up to 4,000. Past it the text is sent as typed, unread: detecting and translating grow
 # with the length, and a megabyte cost minutes of CPU that every other visitor waited behind.
 MAX_CHARS = 8000
+FOREIGN_SPANS = ("translate", "keep")
 
 
 @dataclass(frozen=True)
 class SpanResult:
     """One span: as typed, its language, what goes to the model, and whether a translator wrote it.
 
-    kind: "chinese" (verbatim), "text" (translated), "keep" (punctuation, emoji, 4K, 35mm ...),
-    "enrichment" (details the qwen translator added; `text` is empty).
+    kind: "chinese" (verbatim), "text" (translated, or kept where the user asks), "keep" (punctuation, emoji, 4K,
+    35mm ...), "name" (a name, brand or loanword in Latin letters inside a Chinese, Japanese or Korean prompt,
+    kept as typed), "enrichment" (details the qwen translator added; `text` is empty).
     """
 
     text: str
@@ -57,6 +61,7 @@ class PreparedPrompt:
     seconds: float
     notice: str | None = None
     cached: bool = False
+    summary: str = ""  # what was done, in words a user can check: "Chinese and English: Chinese kept, 2 English parts translated"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (spans as a list of dicts) for history, metadata and the API."""
@@ -71,6 +76,8 @@ class LanguageLayer:
     None keeps the cache in memory only. model_id replaces the backend's default model (a hub id
     or a local folder). enrich (qwen only) appends lighting, shot and motion details. cache_limits bounds
     the cache (entries and bytes, memory and disk); text longer than max_chars is sent as typed, unread.
+    foreign_spans: what happens to the parts of a Chinese prompt in another language (a quoted 「ありがとう」, an
+    English phrase): "translate" (default) or "keep" them as typed. Chinese always reaches the model verbatim.
     """
 
     def __init__(
@@ -83,7 +90,11 @@ class LanguageLayer:
         enrich: bool = False,
         cache_limits: CacheLimits = CacheLimits(),
         max_chars: int = MAX_CHARS,
+        foreign_spans: str = "translate",
     ) -> None:
+        if foreign_spans not in FOREIGN_SPANS:
+            raise ValueError(f"foreign_spans: {foreign_spans!r} is not one of {', '.join(FOREIGN_SPANS)}")
+        self.foreign_spans = foreign_spans
         if isinstance(translator, str):
             self.backend = translator
             self.translator = make_translator(translator, model_id=model_id, device=device, workdir=cache_dir)
@@ -103,34 +114,39 @@ class LanguageLayer:
             notice = (f"The prompt is {len(text):,} characters; the language layer reads at most {self.max_chars:,}, "
                       "so it is sent as typed, untranslated. Fix: shorten the prompt.")
             return self._result(text, UNDETERMINED, [SpanResult(text, UNDETERMINED, text, False, "text")], started,
-                                notice)
+                                notice, reason=f"longer than {self.max_chars:,} characters")
         language = detect_language(text)
-        spans = split_spans(text, han_is_chinese=language not in ("ja", "ko"))
+        spans = _names_kept(split_spans(text, han_is_chinese=language not in ("ja", "ko")), language)
+        sources = _source_languages(language, spans)
         foreign = any(span.kind == "text" for span in spans)
         enrich = self.enrich and language != UNDETERMINED
-        if not translate or self.translator is None or not (foreign or enrich):
-            return self._result(text, language, _span_results(spans, {}, {}, language), started)
+        reason = ("translation turned off" if not translate else "no translator chosen" if self.translator is None
+                  else "kept as you chose" if language == "zh" and self.foreign_spans == "keep" else None)
+        if reason or not (foreign or enrich):
+            return self._result(text, language, _span_results(spans, sources, {}, language), started, reason=reason)
         key = TranslationCache.key(self.backend, self.model_id, text, self.enrich)
         if (hit := self._cache.get(key)) is not None:
             spans_done = [SpanResult(**span) for span in hit["spans"]]
             return self._result(text, hit["language"], spans_done, started, hit["notice"], cached=True)
         try:
-            results, notice = self._translate(language, spans, enrich)
+            results, notice = self._translate(language, spans, sources, enrich)
         except TranslatorUnavailable as exc:
-            return self._result(text, language, _span_results(spans, {}, {}, language), started, str(exc))
-        prepared = self._result(text, language, results, started, notice)
+            return self._result(text, language, _span_results(spans, sources, {}, language), started, str(exc),
+                                reason=f"the {self.backend} translator is not installed")
+        prepared = self._result(text, language, results, started, notice, reason=_uncovered_reason(self.backend, notice))
         if prepared.translated:
             self._cache.put(key, _cacheable(prepared))
         return prepared
 
-    def _translate(self, language: str, spans: list[Span], enrich: bool) -> tuple[list[SpanResult], str | None]:
-        """Translate the text spans, one batch per source language; enrich if asked."""
+    def _translate(
+        self, language: str, spans: list[Span], sources: dict[int, str], enrich: bool
+    ) -> tuple[list[SpanResult], str | None]:
+        """Translate the text spans, one batch per source language the translator covers; enrich if asked."""
         assert self.translator is not None
-        foreign = [i for i, span in enumerate(spans) if span.kind == "text"]
-        sources = dict(zip(foreign, _source_languages(language, [spans[i] for i in foreign])))
+        covered = COVERAGE.get(self.backend, frozenset(SUPPORTED_LANGUAGES))
         outputs: dict[int, str] = {}
-        for source in sorted(set(sources.values()) - {UNDETERMINED}):
-            group = [i for i in foreign if sources[i] == source]
+        for source in sorted(set(sources.values()) & covered):
+            group = [i for i in sources if sources[i] == source]
             outputs.update(zip(group, self.translator.translate([spans[i].text for i in group], source)))
         results = _span_results(spans, sources, outputs, language)
         if enrich:
@@ -139,8 +155,9 @@ class LanguageLayer:
         if UNDETERMINED in sources.values():
             notices.append(
                 f"Some of the prompt is in a language the translators do not handle (they handle "
-                f"{', '.join(SUPPORTED_LANGUAGES)}); that part is sent as typed."
+                f"{len(SUPPORTED_LANGUAGES)} languages); that part is sent as typed."
             )
+        notices += [_uncovered_notice(self.backend, code) for code in sorted(set(sources.values()) - covered - {UNDETERMINED})]
         if outputs and self.translator.notice:
             notices.append(self.translator.notice)
         return results, " ".join(notices) or None
@@ -153,27 +170,48 @@ class LanguageLayer:
 
     def _result(
         self, text: str, language: str, results: list[SpanResult], started: float,
-        notice: str | None = None, cached: bool = False,
+        notice: str | None = None, cached: bool = False, reason: str | None = None,
     ) -> PreparedPrompt:
+        summary = describe(language, results, self.backend, reason)
+        if any(r.kind == "enrichment" for r in results):
+            summary += f"; lighting, shot and motion details added by {self.backend}"
         return PreparedPrompt(
             original=text, language=language, model_prompt="".join(r.output for r in results),
             translated=any(r.translated for r in results), spans=tuple(results), backend=self.backend,
-            model_id=self.model_id, seconds=perf_counter() - started, notice=notice, cached=cached,
+            model_id=self.model_id, seconds=perf_counter() - started, notice=notice, cached=cached, summary=summary,
         )
 
 
-def _source_languages(language: str, spans: list[Span]) -> list[str]:
-    """The language of each text span, detected once per script ("東京の夜景, 4K, cinematic": ja, en).
+def _names_kept(spans: list[Span], language: str) -> list[Span]:
+    """In a Chinese, Japanese or Korean prompt, Latin names, brands and loanwords (iPhone, vlog) are kept as typed."""
+    if language not in ("zh", "ja", "ko"):
+        return spans
+    return [Span("name", span.text) if span.kind == "text" and is_name(span.text) else span for span in spans]
+
+
+def _source_languages(language: str, spans: list[Span]) -> dict[int, str]:
+    """The language of each text span by index, detected once per script ("東京の夜景, 4K, cinematic": ja, en).
 
     Text spans hold Han only in Japanese or Korean prompts, so Han-only text detected as Chinese
     ("夜景") takes the prompt's language.
     """
-    scripts = [dominant_script(span.text) for span in spans]
+    foreign = {i: dominant_script(span.text) for i, span in enumerate(spans) if span.kind == "text"}
     by_script = {}
-    for script in set(scripts):
-        detected = detect_language(" ".join(span.text for span, other in zip(spans, scripts) if other == script))
+    for script in set(foreign.values()):
+        detected = detect_language(" ".join(spans[i].text for i, other in foreign.items() if other == script))
         by_script[script] = language if detected == "zh" else detected
-    return [by_script[script] for script in scripts]
+    return {i: by_script[script] for i, script in foreign.items()}
+
+
+def _uncovered_notice(backend: str, code: str) -> str:
+    suggestion = translator_for(code)
+    fix = (f"Fix: choose the {suggestion} translator, which translates it." if suggestion
+           else "No translator here translates it.")
+    return f"The {backend} translator does not translate {language_name(code)}, so that part is sent as typed. {fix}"
+
+
+def _uncovered_reason(backend: str, notice: str | None) -> str | None:
+    return f"{backend} does not translate it" if notice and f"The {backend} translator does not" in notice else None
 
 
 def _span_results(
@@ -181,7 +219,7 @@ def _span_results(
 ) -> list[SpanResult]:
     """SpanResults in order; a span without an entry in `outputs` goes to the model as typed."""
     def span_language(i: int, span: Span) -> str:
-        return {"chinese": "zh", "keep": UNDETERMINED}.get(span.kind) or sources.get(i, language)
+        return {"chinese": "zh", "keep": UNDETERMINED, "name": UNDETERMINED}.get(span.kind) or sources.get(i, language)
 
     return [
         SpanResult(span.text, span_language(i, span), outputs.get(i, span.text), i in outputs, span.kind)

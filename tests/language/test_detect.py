@@ -143,7 +143,7 @@ def test_under_1_ms_per_prompt_on_the_issue_20_set(record_property) -> None:
     mean = (time.perf_counter() - started) / len(texts)
     record_property("figure", f"detection: {mean * 1000:.3f} ms per prompt on dev25.tsv")
     print(f"\nmean detection time: {mean * 1000:.3f} ms per prompt")
-    assert mean < 0.001 * 3  # 1 ms is the target (about 0.3-0.5 ms measured); 3x leaves room for a loaded machine
+    assert mean < 0.005  # the target is 1 ms (0.3-0.5 ms measured on an idle CPU); 5x leaves room for a loaded machine
 
 
 def test_supported_languages_are_what_the_detector_can_name() -> None:
