@@ -68,7 +68,6 @@ def _lingua(script: str, high_accuracy: bool) -> Any:
 
 def _lingua_language(script: str, text: str) -> str:
     """lingua's most likely language, languages outside COMMON_LANGUAGES weighed down."""
-    text = text[:LINGUA_CHARS]
     values = _lingua(script, len(text) <= HIGH_ACCURACY_CHARS).compute_language_confidence_values(text)
     weighted = {}
     for value in values:
@@ -93,6 +92,7 @@ def _latin_language(text: str) -> str:
 
 
 def _shared_script_language(script: str, text: str) -> str:
+    text = text[:LINGUA_CHARS]  # a prompt's first sentence or two decide; reading more only costs time
     return _latin_language(text) if script == "latin" else _lingua_language(script, text)
 
 

@@ -107,33 +107,41 @@ class LanguageLayer:
         self.max_chars = max_chars
         self._cache = TranslationCache(cache_dir, cache_limits)
 
-    def prepare(self, text: str, *, translate: bool = True) -> PreparedPrompt:
-        """The prompt for the text encoder; `translate=False` sends it as typed (the language is still detected)."""
+    def prepare(self, text: str, *, translate: bool = True, subject: str | None = None) -> PreparedPrompt:
+        """The prompt for the text encoder; `translate=False` sends it as typed (the language is still detected).
+
+        subject: the user's own words when `text` wraps them in a preset's style: the language and the summary are
+        about them, not about the style's words (which are still translated: "Chinese, sent as typed; the preset's
+        style translated with marian").
+        """
         started = perf_counter()
         if len(text) > self.max_chars:
             notice = (f"The prompt is {len(text):,} characters; the language layer reads at most {self.max_chars:,}, "
                       "so it is sent as typed, untranslated. Fix: shorten the prompt.")
-            return self._result(text, UNDETERMINED, [SpanResult(text, UNDETERMINED, text, False, "text")], started,
-                                notice, reason=f"longer than {self.max_chars:,} characters")
-        language = detect_language(text)
-        spans = _names_kept(split_spans(text, han_is_chinese=language not in ("ja", "ko")), language)
+            whole = [SpanResult(text, UNDETERMINED, text, False, "text")]
+            return self._result(subject, text, UNDETERMINED, whole, started, notice, reason=f"longer than {self.max_chars:,} characters")
+        language = detect_language(subject if subject and subject.strip() else text)
+        spans = _names_kept(_split(text, language, subject), language)
         sources = _source_languages(language, spans)
         foreign = any(span.kind == "text" for span in spans)
         enrich = self.enrich and language != UNDETERMINED
         reason = ("translation turned off" if not translate else "no translator chosen" if self.translator is None
                   else "kept as you chose" if language == "zh" and self.foreign_spans == "keep" else None)
         if reason or not (foreign or enrich):
-            return self._result(text, language, _span_results(spans, sources, {}, language), started, reason=reason)
-        key = TranslationCache.key(self.backend, self.model_id, text, self.enrich)
+            return self._result(subject, text, language, _span_results(spans, sources, {}, language), started,
+                                reason=reason)
+        keyed = text if subject is None else f"{text}\x00{subject}"  # the subject decides the language
+        key = TranslationCache.key(self.backend, self.model_id, keyed, self.enrich)
         if (hit := self._cache.get(key)) is not None:
             spans_done = [SpanResult(**span) for span in hit["spans"]]
-            return self._result(text, hit["language"], spans_done, started, hit["notice"], cached=True)
+            return self._result(subject, text, hit["language"], spans_done, started, hit["notice"], cached=True)
         try:
             results, notice = self._translate(language, spans, sources, enrich)
         except TranslatorUnavailable as exc:
-            return self._result(text, language, _span_results(spans, sources, {}, language), started, str(exc),
+            return self._result(subject, text, language, _span_results(spans, sources, {}, language), started, str(exc),
                                 reason=f"the {self.backend} translator is not installed")
-        prepared = self._result(text, language, results, started, notice, reason=_uncovered_reason(self.backend, notice))
+        prepared = self._result(subject, text, language, results, started, notice,
+                                reason=_uncovered_reason(self.backend, notice))
         if prepared.translated:
             self._cache.put(key, _cacheable(prepared))
         return prepared
@@ -169,10 +177,10 @@ class LanguageLayer:
         return SpanResult("", "zh", separator + self.translator.enrich(base), True, "enrichment")
 
     def _result(
-        self, text: str, language: str, results: list[SpanResult], started: float,
+        self, subject: str | None, text: str, language: str, results: list[SpanResult], started: float,
         notice: str | None = None, cached: bool = False, reason: str | None = None,
     ) -> PreparedPrompt:
-        summary = describe(language, results, self.backend, reason)
+        summary = _summary(language, results, self.backend, reason, subject)
         if any(r.kind == "enrichment" for r in results):
             summary += f"; lighting, shot and motion details added by {self.backend}"
         return PreparedPrompt(
@@ -201,6 +209,41 @@ def _source_languages(language: str, spans: list[Span]) -> dict[int, str]:
         detected = detect_language(" ".join(spans[i].text for i, other in foreign.items() if other == script))
         by_script[script] = language if detected == "zh" else detected
     return {i: by_script[script] for i, script in foreign.items()}
+
+
+def _typed(subject: str | None) -> str:
+    """The user's words as a preset's template holds them (presets.Preset.apply tidies the seams)."""
+    return " ".join((subject or "").split()).rstrip(",.;:，。；、 ")
+
+
+def _split(text: str, language: str, subject: str | None) -> list[Span]:
+    """Spans of `text`; the subject's own words (inside a preset's style) never share a span with the style."""
+    han_is_chinese = language not in ("ja", "ko")
+    typed = _typed(subject)
+    start = text.find(typed) if typed else -1
+    if start < 0:
+        return split_spans(text, han_is_chinese=han_is_chinese)
+    pieces = (text[:start], typed, text[start + len(typed):])
+    return [span for piece in pieces if piece for span in split_spans(piece, han_is_chinese=han_is_chinese)]
+
+
+def _summary(language: str, results: list[SpanResult], backend: str, reason: str | None, subject: str | None) -> str:
+    """describe() of the user's own words; with a preset's style around them, a word on what became of the style."""
+    if not subject:
+        return describe(language, results, backend, reason)
+    typed = _typed(subject)
+    start = "".join(r.text for r in results).find(typed) if typed else -1
+    if start < 0:
+        return describe(language, results, backend, reason)
+    mine, style, position = [], [], 0
+    for r in results:
+        inside = start <= position < start + len(typed) or (r.kind == "enrichment")
+        (mine if inside else style).append(r)
+        position += len(r.text)
+    summary = describe(language, [r for r in mine if r.kind != "enrichment"], backend, reason)
+    if any(r.translated for r in style):
+        summary += f"; the preset's style translated with {backend}"
+    return summary
 
 
 def _uncovered_notice(backend: str, code: str) -> str:

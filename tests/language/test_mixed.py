@@ -132,3 +132,15 @@ def test_a_language_the_translator_does_not_cover_names_the_one_to_install(tiny_
     assert prepared.language == "sv" and prepared.model_prompt == "En katt på stranden" and not prepared.translated
     assert re.search(r"qwen translator does not translate Swedish.*choose the marian translator", prepared.notice)
     assert prepared.summary == "Swedish, sent as typed (qwen does not translate it)"
+
+
+def test_with_a_preset_the_report_is_about_the_users_prompt(tmp_path: Path) -> None:
+    from studio.config import StudioConfig
+    from studio.service import Studio
+
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="tiny"))
+    prepared = studio.prepare_prompt("一只猫在窗台上睡觉", preset="cinematic")
+    assert prepared["language"] == "zh" and "一只猫在窗台上睡觉" in prepared["model_prompt"]
+    assert prepared["summary"] == "Chinese, sent as typed; the preset's style translated with tiny"
+    as_typed = studio.prepare_prompt("a cat asleep on the windowsill", preset="cinematic", translate=False)
+    assert as_typed["language"] == "en" and as_typed["summary"] == "English, sent as typed (translation turned off)"
