@@ -109,7 +109,8 @@ class Studio:
                 "(--outputs DIR or STUDIO_OUTPUTS)."
             ) from None
         self.language = LanguageLayer(
-            config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
+            config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache",
+            foreign_spans=config.foreign_spans,
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()

@@ -144,3 +144,16 @@ def test_with_a_preset_the_report_is_about_the_users_prompt(tmp_path: Path) -> N
     assert prepared["summary"] == "Chinese, sent as typed; the preset's style translated with tiny"
     as_typed = studio.prepare_prompt("a cat asleep on the windowsill", preset="cinematic", translate=False)
     assert as_typed["language"] == "en" and as_typed["summary"] == "English, sent as typed (translation turned off)"
+
+
+def test_the_studio_setting_keeps_foreign_spans_and_refuses_a_bad_value(tmp_path: Path, monkeypatch) -> None:
+    from studio.config import StudioConfig
+    from studio.errors import InvalidSetting
+    from studio.service import Studio
+
+    monkeypatch.setenv("STUDIO_FOREIGN_SPANS", "keep")
+    studio = Studio(StudioConfig.from_env(model="tiny", outputs=tmp_path / "outputs", translator="tiny"))
+    prepared = studio.prepare_prompt("一个女孩微笑着说「ありがとう」")
+    assert prepared["model_prompt"] == "一个女孩微笑着说「ありがとう」" and not prepared["translated"]
+    with pytest.raises(InvalidSetting, match="STUDIO_FOREIGN_SPANS.*translate.*keep"):
+        StudioConfig(model="tiny", foreign_spans="drop")
