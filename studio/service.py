@@ -598,7 +598,8 @@ class Studio:
             "fps": request.fps, "seed": request.seed, "model": request.model, "plan": plan.name,
             "prompt": request.prompt, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
             "translated": prepared["translated"], "translator": prepared["backend"], "notices": notices,
-            "language_summary": prepared.get("summary"), "previews": result.previews, "preview_cost_ratio": round(result.preview_cost_ratio, 5),
+            "language_summary": prepared.get("summary"), "previews": result.previews,
+            "preview_cost_ratio": round(result.preview_cost_ratio, 5),
             "step_seconds": [round(s, 4) for s in result.step_seconds],
             "timings": {k: round(v, 4) for k, v in timings.items()}, "seconds": round(seconds, 3),
         }

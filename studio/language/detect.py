@@ -82,7 +82,8 @@ def _latin_language(text: str) -> str:
         return own
     words = text.lower().split()
     code = _lingua_language("latin", text)
-    short_and_known = len(words) <= SHORT_WORDS and any(word in known_words(c) for word in words for c in LATIN_LANGUAGES)
+    known = any(word in known_words(code) for word in words for code in LATIN_LANGUAGES)
+    short_and_known = len(words) <= SHORT_WORDS and known
     if code in LATIN_LANGUAGES or short_and_known:
         return latin_language(text)  # "cat", "farfalla": word lists and the English prior beat n-grams here
     if code in ("id", "ms"):

@@ -15,8 +15,7 @@ from typing import Any
 
 from .cache import CacheLimits, TranslationCache
 from .detect import detect_language
-from .languages import SUPPORTED_LANGUAGES, UNDETERMINED
-from .languages import COVERAGE, language_name, translator_for
+from .languages import COVERAGE, SUPPORTED_LANGUAGES, UNDETERMINED, language_name, translator_for
 from .loading import TranslatorUnavailable
 from .scripts import dominant_script
 from .spans import Span, is_name, split_spans
@@ -61,7 +60,7 @@ class PreparedPrompt:
     seconds: float
     notice: str | None = None
     cached: bool = False
-    summary: str = ""  # what was done, in words a user can check: "Chinese and English: Chinese kept, 2 English parts translated"
+    summary: str = ""  # what was done, in words a user can check ("Chinese and English: Chinese kept, ...")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (spans as a list of dicts) for history, metadata and the API."""
@@ -119,7 +118,8 @@ class LanguageLayer:
             notice = (f"The prompt is {len(text):,} characters; the language layer reads at most {self.max_chars:,}, "
                       "so it is sent as typed, untranslated. Fix: shorten the prompt.")
             whole = [SpanResult(text, UNDETERMINED, text, False, "text")]
-            return self._result(subject, text, UNDETERMINED, whole, started, notice, reason=f"longer than {self.max_chars:,} characters")
+            return self._result(subject, text, UNDETERMINED, whole, started, notice,
+                                reason=f"longer than {self.max_chars:,} characters")
         language = detect_language(subject if subject and subject.strip() else text)
         spans = _names_kept(_split(text, language, subject), language)
         sources = _source_languages(language, spans)
@@ -130,18 +130,19 @@ class LanguageLayer:
         if reason or not (foreign or enrich):
             return self._result(subject, text, language, _span_results(spans, sources, {}, language), started,
                                 reason=reason)
+        uncovered = f"{self.backend} does not translate it" if _uncovered(sources, self._covered()) else None
         keyed = text if subject is None else f"{text}\x00{subject}"  # the subject decides the language
         key = TranslationCache.key(self.backend, self.model_id, keyed, self.enrich)
         if (hit := self._cache.get(key)) is not None:
             spans_done = [SpanResult(**span) for span in hit["spans"]]
-            return self._result(subject, text, hit["language"], spans_done, started, hit["notice"], cached=True)
+            return self._result(subject, text, hit["language"], spans_done, started, hit["notice"], cached=True,
+                                reason=uncovered)
         try:
             results, notice = self._translate(language, spans, sources, enrich)
         except TranslatorUnavailable as exc:
             return self._result(subject, text, language, _span_results(spans, sources, {}, language), started, str(exc),
                                 reason=f"the {self.backend} translator is not installed")
-        prepared = self._result(subject, text, language, results, started, notice,
-                                reason=_uncovered_reason(self.backend, notice))
+        prepared = self._result(subject, text, language, results, started, notice, reason=uncovered)
         if prepared.translated:
             self._cache.put(key, _cacheable(prepared))
         return prepared
@@ -151,7 +152,7 @@ class LanguageLayer:
     ) -> tuple[list[SpanResult], str | None]:
         """Translate the text spans, one batch per source language the translator covers; enrich if asked."""
         assert self.translator is not None
-        covered = COVERAGE.get(self.backend, frozenset(SUPPORTED_LANGUAGES))
+        covered = self._covered()
         outputs: dict[int, str] = {}
         for source in sorted(set(sources.values()) & covered):
             group = [i for i in sources if sources[i] == source]
@@ -165,10 +166,14 @@ class LanguageLayer:
                 f"Some of the prompt is in a language the translators do not handle (they handle "
                 f"{len(SUPPORTED_LANGUAGES)} languages); that part is sent as typed."
             )
-        notices += [_uncovered_notice(self.backend, code) for code in sorted(set(sources.values()) - covered - {UNDETERMINED})]
+        notices += [_uncovered_notice(self.backend, code) for code in _uncovered(sources, covered)]
         if outputs and self.translator.notice:
             notices.append(self.translator.notice)
         return results, " ".join(notices) or None
+
+    def _covered(self) -> frozenset[str]:
+        """The languages this backend translates (a Translator object of its own: all the layer detects)."""
+        return COVERAGE.get(self.backend, frozenset(SUPPORTED_LANGUAGES))
 
     def _enrichment(self, results: list[SpanResult]) -> SpanResult:
         assert isinstance(self.translator, Enricher)
@@ -253,8 +258,9 @@ def _uncovered_notice(backend: str, code: str) -> str:
     return f"The {backend} translator does not translate {language_name(code)}, so that part is sent as typed. {fix}"
 
 
-def _uncovered_reason(backend: str, notice: str | None) -> str | None:
-    return f"{backend} does not translate it" if notice and f"The {backend} translator does not" in notice else None
+def _uncovered(sources: dict[int, str], covered: frozenset[str]) -> list[str]:
+    """The detected languages of the text spans that the translator does not translate."""
+    return sorted(set(sources.values()) - covered - {UNDETERMINED})
 
 
 def _span_results(

@@ -54,7 +54,8 @@ def _split_other(piece: str) -> list[Span]:
     """Text between Chinese spans and protected tokens: translatable cores, kept edges and Chinese punctuation."""
     if _CLAUSE_BREAK.search(piece):
         parts = _CLAUSE_BREAK.split(piece)
-        return [span for i, part in enumerate(parts) for span in ([Span("keep", part)] if i % 2 else _split_other(part))]
+        return [span for i, part in enumerate(parts)
+                for span in ([Span("keep", part)] if i % 2 else _split_other(part))]
     letters = [i for i, ch in enumerate(piece) if _is_letter(ch)]
     if not letters:
         return [Span("keep", piece)] if piece else []
