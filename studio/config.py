@@ -21,6 +21,7 @@ class StudioConfig:
     model: str = "auto"
     outputs: Path = Path("outputs")
     translator: str = "auto"
+    foreign_spans: str = "translate"  # STUDIO_FOREIGN_SPANS: other languages inside a Chinese prompt: translate or keep
     memory_plan: str = "auto"
     host: str = "127.0.0.1"
     port: int = 7860
@@ -45,6 +46,11 @@ class StudioConfig:
                 f"translator: {_shown(self.translator)} is not a translator (STUDIO_TRANSLATOR or --translator). "
                 f"Fix: choose auto or one of {', '.join(CATALOG)}."
             )
+        if self.foreign_spans not in ("translate", "keep"):
+            raise InvalidSetting(
+                f"foreign spans: {_shown(self.foreign_spans)} is not a choice (STUDIO_FOREIGN_SPANS). "
+                "Fix: choose translate (the parts of a Chinese prompt in other languages become Chinese) or keep."
+            )
         if self.memory_plan != "auto":
             from .layouts import LAYOUTS, parse_layout
 
@@ -64,6 +70,7 @@ class StudioConfig:
             model=env.get("STUDIO_MODEL", cls.model),
             outputs=Path(env.get("STUDIO_OUTPUTS", str(cls.outputs))),
             translator=env.get("STUDIO_TRANSLATOR", cls.translator),
+            foreign_spans=env.get("STUDIO_FOREIGN_SPANS", cls.foreign_spans),
             memory_plan=env.get("STUDIO_MEMORY_PLAN", cls.memory_plan),
             max_queue=_env_int(env, "STUDIO_MAX_QUEUE", cls.max_queue, 1),
             max_queue_total=_env_int(env, "STUDIO_MAX_QUEUE_TOTAL", cls.max_queue_total, 1),

@@ -30,6 +30,7 @@ _COLUMNS = (
     "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
     "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
     "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested", "timings",
+    "language_summary",
 )
 
 
@@ -67,7 +68,13 @@ def _m003_browse(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_model ON jobs (model, created DESC)")
 
 
-MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse)
+def _m004_language_summary(db: sqlite3.Connection) -> None:
+    """What the language layer did, in words a user can check ("Chinese and English: Chinese kept, 2 English parts
+    translated with marian"); jobs recorded before it have none."""
+    db.execute("ALTER TABLE jobs ADD COLUMN language_summary TEXT")
+
+
+MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse, _m004_language_summary)
 
 
 def _process_start(pid: int) -> str | None:

@@ -109,7 +109,8 @@ class Studio:
                 "(--outputs DIR or STUDIO_OUTPUTS)."
             ) from None
         self.language = LanguageLayer(
-            config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
+            config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache",
+            foreign_spans=config.foreign_spans,
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
         self.speed = SpeedPlan.from_env()
@@ -403,7 +404,7 @@ class Studio:
         """What the model will read: the preset's style (a built-in or `user`'s own) around the prompt, then the
         language layer."""
         text = self.preset(preset, user).apply(prompt) if preset else prompt
-        prepared = self.language.prepare(text, translate=translate).to_dict()
+        prepared = self.language.prepare(text, translate=translate, subject=prompt if preset else None).to_dict()
         prepared["styled_prompt"] = text
         return prepared
 
@@ -464,6 +465,7 @@ class Studio:
             self.history.start(
                 job_id, language=prepared["language"], model_prompt=prepared["model_prompt"],
                 translated=prepared["translated"], translator=prepared["backend"], notices=notices,
+                language_summary=prepared.get("summary"),
             )
             yield Progress(job_id, "load")
             plan, result, fell_back, announced = self._plan(request), None, False, False
@@ -510,7 +512,8 @@ class Studio:
     def _prepare_prompt(self, request: GenerationRequest, user: str | None = None) -> dict[str, Any]:
         prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate, user=user)
         if request.model_prompt:  # the user edited what goes to the model
-            prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user")
+            prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user",
+                            summary="Edited by you: the model reads your text as written")
         return prepared
 
     def _run_pipeline(
@@ -605,7 +608,8 @@ class Studio:
             "fps": request.fps, "seed": request.seed, "model": request.model, "plan": plan.name,
             "prompt": request.prompt, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
             "translated": prepared["translated"], "translator": prepared["backend"], "notices": notices,
-            "previews": result.previews, "preview_cost_ratio": round(result.preview_cost_ratio, 5),
+            "language_summary": prepared.get("summary"), "previews": result.previews,
+            "preview_cost_ratio": round(result.preview_cost_ratio, 5),
             "step_seconds": [round(s, 4) for s in result.step_seconds],
             "timings": {k: round(v, 4) for k, v in timings.items()}, "seconds": round(seconds, 3),
         }

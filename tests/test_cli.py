@@ -27,6 +27,7 @@ def test_generate_720p_writes_a_playable_mp4_and_a_json_summary(tmp_path):
     assert summary["output"] == str(out) and summary["seed"] == 7 and summary["previews"] >= 2
     assert (summary["width"], summary["height"], summary["frames"], summary["fps"]) == (1280, 720, 9, 16)
     assert summary["language"] == "zh" and summary["model_prompt"] == "一只猫在窗台上睡觉" and summary["translated"] is False
+    assert summary["language_summary"] == "Chinese, sent as typed"
     assert summary["seconds"] > 0 and "Traceback" not in done.stderr
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
@@ -38,6 +39,7 @@ def test_generate_720p_writes_a_playable_mp4_and_a_json_summary(tmp_path):
     jobs = json.loads(listed.stdout)["jobs"]
     assert jobs[0]["status"] == "done" and jobs[0]["output"] == str(out) and jobs[0]["request"]["seed"] == 7
     assert {"id", "status", "request", "created", "output"} <= set(jobs[0])
+    assert jobs[0]["language_summary"] == "Chinese, sent as typed"
 
 
 def test_bad_frames_exit_2_with_one_line_naming_frames(tmp_path):

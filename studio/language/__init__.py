@@ -6,7 +6,8 @@ spans and camera jargon verbatim and translates the rest with the chosen backend
 this package loads no model and starts no thread.
 """
 
-from .detect import SUPPORTED_LANGUAGES, UNDETERMINED, detect_language
+from .detect import detect_language
+from .languages import SUPPORTED_LANGUAGES, UNDETERMINED
 from .layer import LanguageLayer, PreparedPrompt, SpanResult
 from .loading import TranslatorUnavailable
 from .translators import Enricher, Translator, available_translators

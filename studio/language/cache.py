@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
-VERSION = 1  # part of every key: bump when the stored result changes shape or meaning
+VERSION = 2  # part of every key: bump when the stored result changes shape or meaning
 FILENAME = "translations.sqlite3"
 
 

@@ -1,32 +1,100 @@
 """The dominant language of a prompt, as an ISO 639-1 code.
 
-Script first (hangul -> ko, kana -> ja, Cyrillic -> ru, Han -> zh unless Japanese-only kanji say
-ja), then, for the Latin alphabet, `latin.latin_language`. Only the languages the translators
-handle are ever returned; anything else, and text without letters, is UNDETERMINED.
+Script first: Han, kana and hangul go to `cjk.cjk_language` (Chinese vs Japanese vs Korean), a script
+only one supported language writes (Thai, Greek, Hebrew, Bengali ...) names it, and a shared script
+(Latin, Cyrillic, Arabic, Devanagari) goes to lingua, restricted to the supported languages that
+write it. lingua measured best on short and mixed prompts (bench/language_eval.py); on one- and
+two-word Latin prompts the English prior of `latin.latin_language` decides among its six languages.
+Only languages a translator handles are returned (languages.SUPPORTED_LANGUAGES); anything else,
+and text without letters, is UNDETERMINED.
 
-Mixed prompts: Chinese, Japanese or Korean text is the dominant language when it makes up at
-least a third of the prompt, one CJK character counting as three Latin letters (a kana as two).
-So "赛博朋克 city at night" is zh; the non-Chinese spans are still translated by the layer.
+Mixed prompts: the text outside quotations decides; Chinese, Japanese or Korean is the dominant
+language when it makes up at least a third of it, one CJK character counting as three Latin letters
+(a kana as two). So "赛博朋克 city at night" is zh; the other spans are still translated by the layer.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from functools import cache
+from typing import Any
 
+from .cjk import cjk_language, frame
 from .jargon import strip_protected
+from .languages import UNDETERMINED
 from .latin import latin_language
-from .lexicon import JAPANESE_KANJI_WORDS, JAPANESE_ONLY_KANJI
+from .lexicon import INDONESIAN_ONLY, LATIN_LANGUAGES, MALAY_ONLY, known_words
 from .scripts import script_weights
 
-SUPPORTED_LANGUAGES = ("zh", "en", "ja", "ko", "fr", "de", "es", "ru", "it", "pt")
-UNDETERMINED = "und"  # ISO 639-2 "undetermined": empty, emoji-only or an unsupported script
 EAST_ASIAN_SHARE = 1 / 3
 MAX_CHARS = 2000
+LINGUA_CHARS = 160  # lingua's cost grows with the text; a prompt's first sentence or two decides its language
+HIGH_ACCURACY_CHARS = 50  # lingua's high-accuracy mode (1- to 5-grams) for short text, trigrams (10x faster) past it
+# The languages people write prompts in most (issue 20's list): lingua's confidence in any other is weighed down,
+# so a one-word prompt is not taken for Tswana or Yoruba because one trigram fits it a little better.
+COMMON_LANGUAGES = frozenset("en fr de es it pt ru ar hi vi tr pl nl id sv uk cs fa ms".split())
+RARE_LANGUAGE_WEIGHT = 0.2
+SHORT_WORDS = 3  # up to this many words, the lexicon's prompt words decide among its six languages
+# Letters only one supported language writes: decisive on prompts too short for n-grams ("Kot śpi na plaży").
+_OWN_LETTERS = {
+    **dict.fromkeys("đơưĐƠƯ" + "".join(chr(code) for code in range(0x1EA0, 0x1EFA)), "vi"),
+    **dict.fromkeys("łśźżŁŚŹŻ", "pl"), **dict.fromkeys("řůŘŮ", "cs"),
+}
+# Scripts one supported language writes.
+SCRIPT_LANGUAGE = {
+    "thai": "th", "greek": "el", "hebrew": "he", "bengali": "bn", "gujarati": "gu", "gurmukhi": "pa", "tamil": "ta",
+    "georgian": "ka", "armenian": "hy", "lao": "lo", "khmer": "km", "myanmar": "my", "sinhala": "si",
+}
+# Scripts several supported languages write: lingua chooses among them.
+SHARED_SCRIPTS = {
+    "latin": "af az bs ca cs cy da de en es et fi fr ga hr hu id is it lg lt lv ms nl no pl pt ro sk sl so sq sv sw"
+             " tl tn tr vi xh yo zu",
+    "cyrillic": "be bg kk mk mn ru sr uk",
+    "arabic": "ar fa ur",
+    "devanagari": "hi mr",
+}
+_LINGUA_CODES = {"no": "NB"}  # lingua names Norwegian Bokmål; m2m100 says "no"
 
 
-def _looks_japanese(text: str) -> bool:
-    """Kana-less Japanese: a kanji form Chinese never writes, or a Japanese-only kanji word."""
-    return any(ch in JAPANESE_ONLY_KANJI for ch in text) or any(word in text for word in JAPANESE_KANJI_WORDS)
+@cache
+def _lingua(script: str, high_accuracy: bool) -> Any:
+    """A lingua detector for the languages of one shared script, built on first use (models load lazily)."""
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [getattr(IsoCode639_1, _LINGUA_CODES.get(code, code.upper())) for code in SHARED_SCRIPTS[script].split()]
+    builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
+    return (builder if high_accuracy else builder.with_low_accuracy_mode()).build()
+
+
+def _lingua_language(script: str, text: str) -> str:
+    """lingua's most likely language, languages outside COMMON_LANGUAGES weighed down."""
+    values = _lingua(script, len(text) <= HIGH_ACCURACY_CHARS).compute_language_confidence_values(text)
+    weighted = {}
+    for value in values:
+        code = value.language.iso_code_639_1.name.lower()
+        weighted[{"nb": "no"}.get(code, code)] = value.value * (1 if code in COMMON_LANGUAGES else RARE_LANGUAGE_WEIGHT)
+    return max(weighted, key=weighted.__getitem__) if weighted and max(weighted.values()) > 0 else UNDETERMINED
+
+
+def _latin_language(text: str) -> str:
+    """A language's own letters, short prompts of known prompt words by the lexicon, the rest by lingua."""
+    if own := next((_OWN_LETTERS[ch] for ch in text if ch in _OWN_LETTERS), None):
+        return own
+    words = text.lower().split()
+    code = _lingua_language("latin", text)
+    known = any(word in known_words(code) for word in words for code in LATIN_LANGUAGES)
+    short_and_known = len(words) <= SHORT_WORDS and known
+    if code in LATIN_LANGUAGES or short_and_known:
+        return latin_language(text)  # "cat", "farfalla": word lists and the English prior beat n-grams here
+    if code in ("id", "ms"):
+        malay, indonesian = (sum(word in lexicon for word in words) for lexicon in (MALAY_ONLY, INDONESIAN_ONLY))
+        return "ms" if malay > indonesian else "id"
+    return code
+
+
+def _shared_script_language(script: str, text: str) -> str:
+    text = text[:LINGUA_CHARS]  # a prompt's first sentence or two decide; reading more only costs time
+    return _latin_language(text) if script == "latin" else _lingua_language(script, text)
 
 
 def detect_language(text: str) -> str:
@@ -34,18 +102,15 @@ def detect_language(text: str) -> str:
 
     Deterministic and fast (well under a millisecond for a typical prompt); never raises.
     """
-    text = strip_protected(unicodedata.normalize("NFKC", text[:MAX_CHARS]))
+    text = frame(strip_protected(unicodedata.normalize("NFKC", text[:MAX_CHARS])))
     weights = script_weights(text)
     total = sum(weights.values())
     if not total:
         return UNDETERMINED
-    east_asian = weights["han"] + weights["kana"] + weights["hangul"]
-    if east_asian >= EAST_ASIAN_SHARE * total:
-        if weights["hangul"] and weights["hangul"] >= weights["kana"]:
-            return "ko"
-        if weights["kana"] or _looks_japanese(text):
-            return "ja"
-        return "zh"
-    if weights["latin"] >= max(weights["cyrillic"], weights["other"]):
-        return latin_language(text)
-    return "ru" if weights["cyrillic"] >= weights["other"] else UNDETERMINED
+    if weights["han"] + weights["kana"] + weights["hangul"] >= EAST_ASIAN_SHARE * total:
+        return cjk_language(text)
+    script = max((s for s in weights if s not in ("han", "kana", "hangul")), key=weights.__getitem__)
+    if script in SHARED_SCRIPTS:
+        return _shared_script_language(script, text)
+    return SCRIPT_LANGUAGE.get(script, UNDETERMINED)
+

@@ -240,3 +240,30 @@ def known_words(language: str) -> frozenset[str]:
 def chinese_words() -> list[str]:
     """The Chinese column of PROMPT_WORDS, one word per entry."""
     return [word for row in prompt_table() for word in row[-1].split("/")]
+
+# Han characters Japanese never writes: Simplified forms (Japanese writes 気 for 气, 車 for 车, 広 for 广 ...) and
+# Traditional forms Japanese simplified differently (國 -> 国, 說 -> 説). Shared forms (国, 学, 会, 写, 灯 ...) are left out.
+CHINESE_ONLY_HAN = frozenset(
+    "们这个说么吗呢还没让给对时间见书车东马鸟鱼门长开关问题动发现实头进远连运边语请读样树机飞龙凤风电话视线红绿"
+    "蓝银铁钟烟烂闪阳阴队阵华丽梦钱买卖饭馆鸡鸭猪兰岛枫桥剑战龟师齐摆烧饺汤乐欢闹热钢弹骑驶鲸虾园场广厅灵爱妈爷"
+    "孙儿张带窗戏绘际处满离两轮转轻听讲笔纸织丝级经结续缓众从伞气无忆节览观质资员圆盘樱湾锅拉亲虽图声滩涛"
+    "們這說麼嗎裡貓燈麵雞點颱臺灣廣國學會來體畫廚餃溫媽綠戰鐵單搖斷亞萬氣聲盞碼隻"
+)
+# Characters that carry Chinese grammar (particles, measure words, prepositions); kanji-only Japanese avoids them.
+CHINESE_GRAMMAR_HAN = frozenset("的了在是很把被吧啊呢")
+# Latin words that Chinese prompts use as they are (loanwords, not phrases to translate).
+LATIN_LOANWORDS = frozenset(
+    "vlog vlogger cosplay ins emo rap hiphop hip-hop party cool ok logo app pose blog selfie diy spa mv pk vip cp solo"
+    " kpop k-pop jk lolita q cbd ktv dj ceo ufo".split()
+)
+
+# Indonesian and Malay share most words; these are the everyday ones that differ (car, window, bicycle, cup ...).
+# With no such word the prompt is taken as Indonesian, the far more common of the two.
+INDONESIAN_ONLY = frozenset(
+    "mobil jendela sepeda cangkir secangkir kupu-kupu kakek polisi kembang lapangan jalanan bisa banget sekali"
+    " kantor kamar mandi dapur rumah-rumah bioskop terasering cewek cowok gadis jeruk semangka apotek".split()
+)
+MALAY_ONLY = frozenset(
+    "kereta tingkap basikal cawan secawan rama-rama datuk polis bunga bandar kanak-kanak budak pentas jeti teksi bas"
+    " boleh awak tak sahaja sedang perempuan lelaki gambar berkembar menara sesak pengunjung ladang".split()
+)

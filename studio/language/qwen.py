@@ -11,14 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from .languages import NAMES
 from .loading import load_pretrained
 from .seq2seq import output_budget
 
 QWEN = "Qwen/Qwen2.5-1.5B-Instruct"
-LANGUAGE_NAMES = {
-    "en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-    "ru": "Russian", "ja": "Japanese", "ko": "Korean", "zh": "Chinese",
-}
 TRANSLATE_SYSTEM = (
     "You translate prompts for a text-to-video model into Simplified Chinese. Translate faithfully and "
     "completely, keep names, numbers and camera terms as written, add nothing, explain nothing. "
@@ -44,7 +41,7 @@ class QwenTranslator:
 
     def translate(self, texts: list[str], source: str) -> list[str]:
         _, tokenizer = self._load()
-        language = LANGUAGE_NAMES.get(source, "the following language")
+        language = NAMES.get(source, "the following language")
         return [
             self._chat(
                 TRANSLATE_SYSTEM, f"Translate this {language} prompt into Chinese:\n{text}",

@@ -1,20 +1,21 @@
 """Which writing system each character belongs to.
 
 Script is the strongest and cheapest language signal a prompt has: hangul is Korean, kana is
-Japanese, Cyrillic is Russian here. Detection and span splitting both start from it.
+Japanese, Thai script is Thai. Detection and span splitting both start from it. Letters outside
+Han, kana, hangul, Cyrillic and Latin are named by their Unicode script ("arabic", "devanagari",
+"thai", "greek", "hebrew" ...).
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from typing import Literal
 
-Script = Literal["han", "kana", "hangul", "cyrillic", "latin", "other"]
+Script = str  # "han", "kana", "hangul", "cyrillic", "latin", or another Unicode script in lower case
 
 # Rough information per character, in Latin letters: a Han character or a hangul syllable is about a
 # morpheme (three letters), a kana about a syllable (two). Used to weigh scripts in mixed prompts.
-WEIGHTS: dict[str, float] = {"han": 3.0, "kana": 2.0, "hangul": 3.0, "cyrillic": 1.0, "latin": 1.0, "other": 1.0}
+WEIGHTS: dict[str, float] = {"han": 3.0, "kana": 2.0, "hangul": 3.0}  # every other script: 1.0
 
 _HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 _KANA = ((0x3040, 0x309F), (0x30A0, 0x30FA), (0x30FC, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9D))
@@ -41,7 +42,7 @@ def char_script(ch: str) -> Script | None:
         return "cyrillic"
     if code < 0x0250 or 0x1E00 <= code <= 0x1EFF:
         return "latin"
-    return "latin" if unicodedata.name(ch, "").startswith("LATIN") else "other"
+    return unicodedata.name(ch, "OTHER").split()[0].lower()
 
 
 def script_weights(text: str) -> Counter[str]:
@@ -50,7 +51,7 @@ def script_weights(text: str) -> Counter[str]:
     for ch in text:
         script = char_script(ch)
         if script is not None:
-            counts[script] += WEIGHTS[script]
+            counts[script] += WEIGHTS.get(script, 1.0)
     return counts
 
 

@@ -9,13 +9,11 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..events import Progress
+from ..language.languages import NAMES
 from ..models import ModelSpec
 from ..request import GenerationRequest
 
-LANGUAGE_NAMES = {
-    "zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean", "fr": "French", "de": "German",
-    "es": "Spanish", "ru": "Russian", "it": "Italian", "pt": "Portuguese", "und": "no words yet",
-}
+LANGUAGE_NAMES = {**NAMES, "und": "no words yet"}
 # Every ASCII punctuation mark Markdown may read as syntax; `&`, `<`, `>` become HTML entities instead.
 _MARKDOWN_SYNTAX = re.compile(r"([!\"#$%'()*+,\-./:;=?@\[\\\]^_`{|}~])")
 _PHASE_SHARE = {"language": 0.0, "load": 0.01, "text": 0.02, "denoise": 0.03, "decode": 0.93, "encode": 0.97}
@@ -77,15 +75,11 @@ def progress_status(event: Progress) -> str:
 
 
 def language_panel(prepared: dict[str, Any]) -> str:
-    """One line: what was detected and what happens to it."""
-    language = language_name(prepared.get("language"))
-    backend = prepared.get("backend") or "none"
+    """One line: what the language layer did, as its summary says it ("Chinese and English: Chinese kept, ...")."""
+    summary = plain(prepared.get("summary") or f"{language_name(prepared.get('language'))}, sent as typed")
     if prepared.get("translated"):
-        took = prepared.get("seconds") or 0.0
-        return f"Detected **{language}** · translated to Chinese by `{backend}` in {took:.2f} s. Edit below if needed."
-    if prepared.get("language") == "zh":
-        return f"Detected **{language}** · sent to the model as written."
-    return f"Detected **{language}** · sent as typed."
+        return f"**{summary}** · {prepared.get('seconds') or 0.0:.2f} s. Edit below if needed."
+    return f"**{summary}**."
 
 
 def settings_summary(spec: ModelSpec, width: int, height: int, frames: int, fps: int, steps: int,
@@ -116,6 +110,8 @@ def job_details(job: dict[str, Any]) -> str:
         "- " + plain(f"{request.get('width')}×{request.get('height')} · {request.get('frames')} frames · "
                      f"{request.get('steps')} steps"),
     ]
+    if job.get("language_summary"):
+        lines.append(f"- language: {plain(job['language_summary'])}")
     if job.get("model_prompt") and job.get("model_prompt") != job.get("prompt"):
         lines.append(f"- sent to the model ({plain(language_name(job.get('language')))} → zh): "
                      f"{plain(job['model_prompt'])}")

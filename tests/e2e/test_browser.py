@@ -145,3 +145,16 @@ def test_generate_is_in_reach_and_ctrl_enter_starts_a_job(browser, server, artif
                            timeout=60_000)
     page.screenshot(path=str(artifacts / "studio-1440x900-ctrl-enter.png"))
     page.close()
+
+
+def test_language_panel_says_what_was_done_with_a_mixed_prompt(browser, server, artifacts):
+    """Issue 20: a Chinese prompt quoting Japanese keeps its Chinese and says so in the panel."""
+    page = _open(browser, server, 1440, 900)
+    page.fill("#prompt textarea", "一个女孩微笑着说「ありがとう」")
+    page.wait_for_function(
+        "() => document.querySelector('#language_info').innerText.includes('Chinese kept')", timeout=30_000
+    )
+    assert "Chinese and Japanese: Chinese kept, 1 Japanese part translated" in page.inner_text("#language_info")
+    assert page.input_value("#model_prompt textarea").startswith("一个女孩微笑着说「")
+    page.screenshot(path=str(artifacts / "language-panel-mixed.png"))
+    page.close()

@@ -63,7 +63,7 @@ def test_language_panel_refuses_a_prompt_over_the_generate_bound():
     prepared = {"language": "en", "translated": False, "model_prompt": "ok", "backend": "none"}
     info, model_prompt, *_ = _language(SimpleNamespace(prepare_prompt=lambda *a, **k: prepared),
                                        "a" * MAX_PROMPT_CHARS, "", False)
-    assert model_prompt["value"] == "ok" and "Detected" in info
+    assert model_prompt["value"] == "ok" and "English" in info and "sent as typed" in info
 
 
 def test_language_layer_reads_a_bounded_amount_of_text(tmp_path):
