@@ -30,6 +30,7 @@ _COLUMNS = (
     "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
     "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
     "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested", "timings",
+    "loras",
 )
 
 
@@ -67,7 +68,12 @@ def _m003_browse(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_model ON jobs (model, created DESC)")
 
 
-MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse)
+def _m004_loras(db: sqlite3.Connection) -> None:
+    """The LoRAs a job applied: name, strengths and each file's sha256, so a re-run can tell a changed file."""
+    db.execute("ALTER TABLE jobs ADD COLUMN loras TEXT")
+
+
+MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse, _m004_loras)
 
 
 def _process_start(pid: int) -> str | None:
@@ -337,7 +343,7 @@ def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
-    for key in ("request", "notices", "plan", "timings"):
+    for key in ("request", "notices", "plan", "timings", "loras"):
         if job.get(key):
             try:
                 job[key] = json.loads(job[key])
