@@ -267,11 +267,7 @@ def parse_loras(value: Any) -> tuple[tuple[str, float, float | None], ...]:
 def _lora_item(item: Any) -> tuple[str, float, float | None]:
     low_bound, high_bound = LORA_STRENGTH
     if isinstance(item, str):
-        parts = item.strip().split(":")
-        numbers = []
-        while len(parts) > 1 and len(numbers) < 2 and re.fullmatch(r"\s*[-+]?[0-9.eE+-]+\s*", parts[-1]):
-            numbers.insert(0, parts.pop())
-        item = [":".join(parts), *numbers]
+        item = item.strip().split(":")
     if isinstance(item, dict):
         unknown = sorted(set(item) - {"name", "strength", "strength_low"})
         if unknown:
@@ -280,7 +276,7 @@ def _lora_item(item: Any) -> tuple[str, float, float | None]:
     if not isinstance(item, (list, tuple)) or not 1 <= len(item) <= 3:
         raise InvalidRequest("loras", _shown(item), "each LoRA is NAME[:STRENGTH[:STRENGTH_LOW]]")
     name = item[0].strip() if isinstance(item[0], str) else item[0]
-    if not isinstance(name, str) or not name or len(name) > 128 or any(c in name for c in "/\\\0"):
+    if not isinstance(name, str) or not name or len(name) > 128 or any(c in name for c in "/\\:\0"):
         raise InvalidRequest("loras", _shown(name), "name a LoRA of the library (`python -m studio loras`)")
     given = item[1] if len(item) > 1 and item[1] not in (None, "") else 1.0
     strength = _number(f"loras[{name}].strength", given, low_bound, high_bound)

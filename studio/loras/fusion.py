@@ -102,8 +102,9 @@ def sync(pipe: Any, owner: str, wanted: list[Wanted], *, adapters: bool | None =
     method_adapters = uses_adapters(pipe) if adapters is None else adapters
     report = SyncReport(method="adapters" if method_adapters else "fused")
     wanted_keys = {(owner, *w.key): w for w in wanted}
+    changes: dict[int, tuple[torch.nn.Linear, list]] = {}  # every fused change of one linear, written in one rounding
     for key in [k for k in state if k[0] == owner and k not in wanted_keys]:
-        _remove(state.pop(key))
+        _remove(state.pop(key), changes)
         report.removed += 1
     models = pipe_experts(pipe)
     for key, want in wanted_keys.items():
@@ -112,12 +113,12 @@ def sync(pipe: Any, owner: str, wanted: list[Wanted], *, adapters: bool | None =
             report.kept += 1
             continue
         if part is not None and part.fused and not method_adapters:
-            _fuse(part.layers, want.strength - part.strength)  # the difference, in one pass
+            _collect(changes, part.layers, want.strength - part.strength)  # only the difference
             part.strength = want.strength
             report.changed += 1
             continue
         if part is not None:
-            _remove(state.pop(key))
+            _remove(state.pop(key), changes)
             report.changed += 1
         else:
             report.added += 1
@@ -126,8 +127,9 @@ def sync(pipe: Any, owner: str, wanted: list[Wanted], *, adapters: bool | None =
         if method_adapters:
             part.hooks = _attach(layers, want.strength)
         else:
-            _fuse(layers, want.strength)
+            _collect(changes, layers, want.strength)
         state[key] = part
+    _fuse(changes)
     report.linears = sum(len(p.layers) for k, p in state.items() if k[0] == owner)
     report.seconds = time.perf_counter() - started
     return report
@@ -154,13 +156,21 @@ def _layers(model: torch.nn.Module, factors: Factors, *, fuse: bool) -> list:
     return layers
 
 
-@torch.no_grad()
-def _fuse(layers: list, strength: float) -> None:
-    """W += strength · scale · B·A in FP32, wherever each weight lives now (a plan may have moved it)."""
+def _collect(changes: dict, layers: list, strength: float) -> None:
     for linear, down, up, scale in layers:
+        changes.setdefault(id(linear), (linear, []))[1].append((down, up, strength * scale))
+
+
+@torch.no_grad()
+def _fuse(changes: dict) -> None:
+    """W += Σ strength · scale · B·A in FP32, one linear at a time and rounded once, wherever each weight lives now
+    (a plan may have moved it): a set fused and later removed returns each weight within one rounding."""
+    for linear, terms in changes.values():
         weight = linear.weight
-        delta = up.to(weight.device, torch.float32) @ down.to(weight.device, torch.float32)
-        weight.copy_((weight.float() + (strength * scale) * delta).to(weight.dtype))
+        delta = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+        for down, up, coefficient in terms:
+            delta.addmm_(up.to(weight.device, torch.float32), down.to(weight.device, torch.float32), alpha=coefficient)
+        weight.copy_((weight.float() + delta).to(weight.dtype))
 
 
 def _attach(layers: list, strength: float) -> list:
@@ -187,9 +197,9 @@ class _Adapter:
         return output + (self.scale * lora).to(output.dtype)
 
 
-def _remove(part: Part) -> None:
+def _remove(part: Part, changes: dict) -> None:
     if part.fused:
-        _fuse(part.layers, -part.strength)
+        _collect(changes, part.layers, -part.strength)
     else:
         for handle in part.hooks:
             handle.remove()
