@@ -388,7 +388,12 @@ class Studio:
                 raise InvalidRequest("loras", request.loras[0][0], f"LoRAs are not applied to a video split over "
                                      f"{self.config.gpus} GPUs yet. Fix: run it on one GPU (--gpus 1)")
             spec = self.spec_for(request.model)
-            self.loras.verify(self.loras.applications(request.loras, spec.name, 2 if spec.two_experts else 1))
+            try:
+                self.loras.verify(self.loras.applications(request.loras, spec.name, 2 if spec.two_experts else 1))
+            except InvalidRequest as exc:
+                if preset and values.get("loras") == chosen.settings.get("loras"):  # the preset named it
+                    raise InvalidPreset(f'preset "{preset}" names a LoRA that cannot be used: {exc}') from None
+                raise
         return request
 
     def fast_lora(self) -> str:
