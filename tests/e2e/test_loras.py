@@ -13,6 +13,7 @@ from studio.tiny import build_tiny_pipeline
 from tests.loras import makers
 
 from .conftest import Server
+from .test_browser import ARGS, CHROMIUM
 
 FAST = dict(resolution="832x480", duration=0.3, steps=2, seed=4, randomize_seed=False, as_typed=True)
 
@@ -43,3 +44,25 @@ def test_an_unknown_lora_is_one_clear_error_and_the_studio_keeps_serving(served)
     with pytest.raises(Exception, match="did you mean ink"):
         client.predict(prompt="a fox", loras="inky", api_name="/generate", **FAST)
     assert client.predict(prompt="a fox", api_name="/generate", **FAST)[2]
+
+
+def test_the_lora_panel_picks_a_lora_and_adds_its_trigger_words(served):
+    sync_api = pytest.importorskip("playwright.sync_api")
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(served.url, wait_until="load")
+        page.wait_for_selector("#prompt textarea")
+        page.fill("#prompt textarea", "a fox in the snow")
+        page.locator("#advanced").click()
+        page.locator("#lora_panel").click()
+        assert "ink" in page.inner_text("#lora_info") and "rank 4" in page.inner_text("#lora_info")
+        page.locator("#lora_pick input").click()
+        page.locator("#lora_pick input").fill("in")
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")
+        page.wait_for_function("() => document.querySelector('#loras textarea, #loras input').value === 'ink:1.0'")
+        page.click("#lora_triggers")
+        page.wait_for_function("() => document.querySelector('#prompt textarea').value.endsWith('inkwash')")
+        browser.close()
