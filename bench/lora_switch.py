@@ -9,7 +9,8 @@ experts resident (random bf16 weights, bench.fullsize):
   against the same forward without a LoRA;
 - peak GPU memory of that forward (torch.cuda.max_memory_allocated), and the bytes the applied
   factors hold;
-- after removal, the largest weight change left, in BF16 steps (the fused round trip's error).
+- after removal, the largest weight change left, in BF16 steps of the original weight: each fused switch
+  (apply, switch, remove) writes each weight once, so at most one rounding each.
 Each LoRA touches every block linear of both experts (what a style or Lightning LoRA touches).
 
     python bench/lora_switch.py --out DIR                     # H100/H200: 480P 81 frames, ranks 32 and 128
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             "step": "median of --runs forwards of the high-noise expert at this size (one step without CFG), "
                     "after one warm-up forward with the set applied",
             "peak": "torch.cuda.max_memory_allocated over the timed forwards (reset before them)",
+            "left_after_remove": "max |W_after - W_before| of blocks.0.attn1.to_q after apply, switch, remove, "
+                                 "in BF16 steps of |W_before|",
         },
     }
     args.out.mkdir(parents=True, exist_ok=True)

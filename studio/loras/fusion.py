@@ -4,7 +4,10 @@ Two ways, chosen per pipeline:
 - fused: W += strength · scale · B·A, computed in FP32 where the weight lives, written back in the
   weight's dtype. A step then costs exactly one plain forward. Taking it off subtracts the same
   product, which returns every weight within one rounding of its dtype (one BF16 ulp on the real
-  models). Only plain float weights on a plan that keeps them in place can be fused.
+  models). Every switch writes each weight it changes once (all its parts summed in FP32 first), so
+  a long run of switches can drift by about one rounding per switch; the original weights are not
+  kept (a second copy of both A14B experts would cost 57 GB). Only plain float weights on a plan
+  that keeps them in place can be fused.
 - adapters: a forward hook per linear adds strength · scale · (x·Aᵀ)·Bᵀ to its output, the way PEFT's
   LoRA layers do. The weights are never touched, so this is what plans that stream the weights from
   CPU copies (expert-swap, offload) or store them in FP8 use: fusing there would rewrite tens of GB

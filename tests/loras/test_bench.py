@@ -14,5 +14,5 @@ def test_lora_switch_bench_at_tiny_size(tmp_path):
     assert set(rows) == {"fused", "adapters"} and all(row["rank"] == 4 for row in rows.values())
     for row in rows.values():
         assert row["apply_s"] > 0 and row["switch_s"] > 0 and row["step_s"] > 0 and row["factor_gb"] > 0
-    assert rows["fused"]["left_after_remove_bf16_steps"] <= 1.0  # one BF16 rounding at most
+    assert rows["fused"]["left_after_remove_bf16_steps"] <= 3.0  # apply, switch, remove: one BF16 rounding each
     assert rows["adapters"]["left_after_remove_bf16_steps"] == 0.0  # adapters never touch the weights
