@@ -22,6 +22,7 @@ from . import formatting as fmt
 class LoraPanel:
     loras: gr.Textbox  # the job's LoRAs: the value the request takes
     pick: gr.Dropdown
+    gallery: gr.Gallery
     triggers: gr.Button
     info: gr.Markdown
 
@@ -35,18 +36,31 @@ def build(studio: Studio, prompt: gr.Textbox) -> LoraPanel:
                            placeholder="name:strength, or name:high:low for separate expert strengths",
                            info="Strength 1.0 unless given; -4 to 4. A pair's or a file's low-noise expert takes "
                                 "the second strength.")
+        gallery = gr.Gallery(_thumbnails(studio), label="LoRAs with a picture (click to add)", columns=6,
+                             height=140, allow_preview=False, elem_id="lora_gallery", visible=bool(_thumbnails(studio)))
         triggers = gr.Button("Add their trigger words to the prompt", elem_id="lora_triggers", size="sm")
         info = gr.Markdown(library_text(studio), elem_id="lora_info")
     pick.focus(lambda: gr.update(choices=_choices(studio)), None, pick, queue=False, show_progress="hidden",
                api_visibility="private")
     pick.input(add_lora, [loras, pick], [loras, pick], queue=False, show_progress="hidden", api_visibility="private")
+
+    def picked(text: str, event: gr.SelectData) -> str:
+        shown = _thumbnails(studio)
+        return add_lora(text, shown[event.index][1])[0] if 0 <= event.index < len(shown) else text
+
+    gallery.select(picked, loras, loras, queue=False, show_progress="hidden", api_visibility="private")
     triggers.click(lambda text, current: add_triggers(studio, text, current), [loras, prompt], prompt, queue=False,
                    show_progress="hidden", api_visibility="private")
-    return LoraPanel(loras, pick, triggers, info)
+    return LoraPanel(loras, pick, gallery, triggers, info)
 
 
 def _choices(studio: Studio) -> list[tuple[str, str]]:
     return [(_label(entry), entry.name) for entry in studio.loras.entries() if not entry.error]
+
+
+def _thumbnails(studio: Studio) -> list[tuple[str, str]]:
+    """(image, name) of the usable entries that have a picture beside them."""
+    return [(str(e.thumbnail), e.name) for e in studio.loras.entries() if e.thumbnail and not e.error]
 
 
 def _label(entry: LoraEntry) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
+from PIL import Image
 
 from studio.tiny import build_tiny_pipeline
 from tests.loras import makers
@@ -24,6 +25,7 @@ def served(tmp_path_factory):
     tiny = build_tiny_pipeline("tiny")
     makers.write(root / "outputs" / "loras" / "ink.safetensors", makers.state(makers.factors(tiny.transformer), "kohya"),
                  {"modelspec.trigger_phrase": "inkwash"})
+    Image.new("RGB", (64, 64), (20, 20, 20)).save(root / "outputs" / "loras" / "ink.png")
     server = Server(root)
     yield server
     server.stop()
@@ -65,4 +67,7 @@ def test_the_lora_panel_picks_a_lora_and_adds_its_trigger_words(served):
         page.wait_for_function("() => document.querySelector('#loras textarea, #loras input').value === 'ink:1.0'")
         page.click("#lora_triggers")
         page.wait_for_function("() => document.querySelector('#prompt textarea').value.endsWith('inkwash')")
+        page.fill("#loras textarea", "")
+        page.locator("#lora_gallery .thumbnail-item").first.click()  # the picture beside ink.safetensors
+        page.wait_for_function("() => document.querySelector('#loras textarea').value === 'ink:1.0'")
         browser.close()
