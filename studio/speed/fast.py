@@ -18,6 +18,10 @@ from typing import Any
 
 from ..errors import ModelUnavailable
 from ..jobhooks import JobHook
+from ..loras import fusion
+from ..loras.files import inspect
+from ..loras.hook import wanted
+from ..loras.library import assign
 from . import experts
 
 FAST_STEPS = 4
@@ -51,11 +55,9 @@ class FastMode(JobHook):
     fused_linears: int = 0
 
     def on_job_start(self, pipe: Any, request: Any) -> None:
-        from ..loras import fusion
-
         if getattr(request, "mode", "quality") == "fast":
-            wanted = [_wanted(app) for app in self.applications(getattr(request, "model", ""), len(experts(pipe)))]
-            report = fusion.sync(pipe, _OWNER, wanted, adapters=False)
+            parts = [wanted(app) for app in self.applications(getattr(request, "model", ""), len(experts(pipe)))]
+            report = fusion.sync(pipe, _OWNER, parts, adapters=False)
             if report.added or report.changed:
                 self.fuse_seconds = report.seconds
             self.fused_linears = report.linears
@@ -80,9 +82,6 @@ class FastMode(JobHook):
 
     def applications(self, model: str, count: int) -> list:
         """The LoRA's parts, each for its expert, at `scale`."""
-        from ..loras.files import inspect
-        from ..loras.library import assign
-
         self.chosen()
         if self.lora is None:
             return self.library.applications(((self.library.distilled().name, self.scale, None),), model, count)
@@ -102,9 +101,3 @@ class FastMode(JobHook):
 
 
 _OWNER = "fast"
-
-
-def _wanted(app: Any) -> Any:
-    from ..loras.hook import wanted
-
-    return wanted(app)
