@@ -145,3 +145,23 @@ def test_offloaded_weights_get_adapters(pipe):
     assert not fusion.uses_adapters(pipe)
     pipe.transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.float32)
     assert fusion.uses_adapters(pipe)  # FP8 storage: nothing fused could come out again
+
+
+@pytest.mark.parametrize("plan", ["expert-swap", "offload"])
+def test_plans_that_stream_weights_get_adapters_with_the_same_video(plan, library):
+    from studio.memory import get_plan
+
+    request = _request((("style", 1.0, None),))
+    reference = build_tiny_pipeline("tiny")
+    reference.set_progress_bar_config(disable=True)
+    fused = _run(reference, [JobLoras(library)], request)
+    placed = build_tiny_pipeline("tiny")
+    placed.set_progress_bar_config(disable=True)
+    chosen = get_plan(plan)
+    chosen.apply(placed)
+    before = _weights(placed)
+    hook = JobLoras(library)
+    adapted = _run(placed, [chosen, hook], request)
+    assert hook.last.method == "adapters"
+    assert all(torch.equal(before[k], v) for k, v in _weights(placed).items())
+    assert (adapted - fused).abs().max() <= 2
