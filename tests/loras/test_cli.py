@@ -18,6 +18,7 @@ from studio.events import Done
 from studio.history import History
 from studio.service import Studio
 from studio.tiny import build_tiny_pipeline
+from studio.ui.formatting import job_details
 from studio.video import read_metadata
 from tests.conftest import subprocess_env
 
@@ -78,6 +79,7 @@ def test_generate_with_loras_records_them_and_a_rerun_reproduces(folder):
     assert read_metadata(out)["loras"][0] == ink
     job = json.loads(_studio(folder, "history", "--json").stdout)["jobs"][0]
     assert job["loras"][0] == ink and job["request"]["loras"] == [["ink", 0.8, None], ["hero", 1.0, 0.5]]
+    assert "LoRA ink at 0\\.8" in job_details(job) and digest[:12] in job_details(job)  # the History tab's panel
     assert _studio(folder, "generate", "--prompt", "a fox", *SMALL, "--out", str(plain_out)).returncode == 0
     assert np.abs(_frames(out) - _frames(plain_out)).max() > 5
 
