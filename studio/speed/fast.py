@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelUnavailable
+from ..errors import ModelUnavailable, StudioError
 from ..jobhooks import JobHook
 from ..loras import fusion
 from ..loras.files import inspect
@@ -93,7 +93,11 @@ class FastMode(JobHook):
                     f"fast mode LoRA {str(path)!r} does not exist. Fix: point STUDIO_FAST_LORA at a step-distilled "
                     "Wan2.2 A14B LoRA (.safetensors), e.g. a Lightning 4-step LoRA."
                 )
-            apps += assign(Path(path).stem, role, inspect(path), self.scale, self.scale, count)
+            try:
+                lora = inspect(path)
+            except StudioError as exc:  # a setting of the studio, not of the job: the studio's LoRA is unusable
+                raise ModelUnavailable(f"the fast mode LoRA of STUDIO_FAST_LORA cannot be used: {exc}") from None
+            apps += assign(Path(path).stem, role, lora, self.scale, self.scale, count)
         return apps
 
     def describe(self) -> str:

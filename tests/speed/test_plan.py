@@ -207,3 +207,9 @@ def test_each_job_may_choose_its_attention(pipe, monkeypatch):
     assert hook.last_choice == "native" and "int8 for fast jobs" in hook.describe()
     assert torch.equal(frames["int8"], frames["default"])  # on the CPU both compute exact attention
     assert "sage" in hook.rejected  # SageAttention 2 is not installed here
+
+
+def test_a_fast_mode_lora_with_nothing_to_fuse_is_the_studios_problem(pipe, tmp_path):
+    save_file({"unrelated.weight": torch.zeros(2)}, str(tmp_path / "empty.safetensors"))
+    with pytest.raises(ModelUnavailable, match="STUDIO_FAST_LORA cannot be used.*none of its 1 keys"):
+        FastMode(lora=tmp_path / "empty.safetensors").on_job_start(pipe, _request(mode="fast"))
