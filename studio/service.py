@@ -113,7 +113,7 @@ class Studio:
             config.resolved_translator(self.spec.name), cache_dir=Path(config.outputs) / "cache"
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
-        self.loras = LoraLibrary(folders_from_env(config.outputs))
+        self.loras = LoraLibrary(folders_from_env(config.outputs), Path(config.outputs) / "cache" / "lora-sha256.json")
         self.speed = SpeedPlan.from_env(library=self.loras)
         self.user_presets_dir = Path(config.outputs) / "presets"  # no logins; a login's own: user_folder(this, user)
         self._presets: dict[str | None, tuple[tuple, PresetList]] = {}  # user -> (folder fingerprint, what was loaded)

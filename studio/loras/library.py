@@ -96,11 +96,13 @@ def folders_from_env(outputs: Path, env: dict[str, str] | None = None) -> tuple[
 class LoraLibrary:
     """The entries of some folders, read again when a folder's listing changes (names, sizes, times)."""
 
-    def __init__(self, folders: tuple[Path, ...] | list[Path]) -> None:
+    def __init__(self, folders: tuple[Path, ...] | list[Path], hash_cache: Path | None = None) -> None:
+        """`hash_cache`: a JSON file keeping the files' sha256 between processes (each CLI run is one)."""
         self.folders = tuple(Path(f) for f in folders)
+        self.hash_cache = hash_cache
         self._lock = threading.Lock()
         self._scanned: tuple[tuple, list[LoraEntry], list[str]] | None = None
-        self._hashes: dict[tuple[str, int, int], str] = {}
+        self._hashes: dict[str, str] | None = None  # "path|mtime_ns|size" -> sha256
         self._verified: set[tuple[str, int, int]] = set()
 
     def entries(self) -> list[LoraEntry]:
@@ -164,16 +166,39 @@ class LoraLibrary:
                 self._verified.add(key)
 
     def sha256(self, path: Path) -> str:
-        """The file's sha256, computed once per path, modification time and size."""
+        """The file's sha256, computed once per path, modification time and size (and kept in `hash_cache`)."""
         stat = Path(path).stat()
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        if key not in self._hashes:
+        key = f"{Path(path).resolve()}|{stat.st_mtime_ns}|{stat.st_size}"
+        hashes = self._known_hashes()
+        if key not in hashes:
             digest = hashlib.sha256()
             with open(path, "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 22), b""):
                     digest.update(block)
-            self._hashes[key] = digest.hexdigest()
-        return self._hashes[key]
+            hashes[key] = digest.hexdigest()
+            self._save_hashes(hashes)
+        return hashes[key]
+
+    def _known_hashes(self) -> dict[str, str]:
+        if self._hashes is None:
+            self._hashes = {}
+            try:
+                loaded = json.loads(self.hash_cache.read_text(encoding="utf-8")) if self.hash_cache else {}
+                self._hashes.update({k: v for k, v in loaded.items() if isinstance(v, str)})
+            except (OSError, ValueError, AttributeError):
+                pass  # no cache yet, or an unreadable one: hashes are computed again
+        return self._hashes
+
+    def _save_hashes(self, hashes: dict[str, str]) -> None:
+        if self.hash_cache is None:
+            return
+        try:
+            self.hash_cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.hash_cache.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(hashes), encoding="utf-8")
+            partial.replace(self.hash_cache)
+        except OSError:
+            pass  # a cache only: the next process computes the hash again
 
     def record(self, loras: tuple) -> list[dict[str, Any]]:
         """What history and MP4 metadata keep of a request's LoRAs: name, strengths, and each file with its hash."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -146,3 +147,16 @@ def test_request_loras_parse_and_refuse_bad_values():
                       ("ink:nan", "from -4 to 4"), ([{"name": "a", "weight": 1}], "strength_low")):
         with pytest.raises(InvalidRequest, match=says):
             parse_loras(bad)
+
+
+def test_hashes_are_cached_by_path_time_and_size(tiny, tmp_path):
+    path = makers.write(tmp_path / "loras" / "ink.safetensors", makers.state(makers.factors(tiny.transformer)))
+    cache = tmp_path / "cache" / "hashes.json"
+    first = LoraLibrary([path.parent], cache).sha256(path)
+    assert first == hashlib.sha256(path.read_bytes()).hexdigest() and cache.exists()
+    stored = json.loads(cache.read_text())
+    key = next(iter(stored))
+    cache.write_text(json.dumps({key: "cached"}))
+    assert LoraLibrary([path.parent], cache).sha256(path) == "cached"  # another process reads it, no re-hash
+    makers.write(path, makers.state(makers.factors(tiny.transformer, seed=9)))  # a new version: hashed again
+    assert LoraLibrary([path.parent], cache).sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
