@@ -399,7 +399,7 @@ class Studio:
     def fast_lora(self) -> str:
         """Which step-distilled LoRA fast mode uses, in words; InvalidRequest saying why when there is none."""
         try:
-            return self.speed.hooks[0].chosen()
+            return self.speed.fast.chosen()
         except ModelUnavailable:
             folders = ", ".join(map(str, self.loras.folders))
             raise InvalidRequest(

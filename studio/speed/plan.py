@@ -80,6 +80,11 @@ class SpeedPlan:
             library=library,
         )
 
+    @property
+    def fast(self) -> FastMode:
+        """Fast mode's hook: which LoRA it uses (`chosen()`)."""
+        return next(hook for hook in self.hooks if isinstance(hook, FastMode))
+
     def prepare(self, request: Any) -> Any:
         """Adjust a request to its mode's needs (fast: 4 steps, guidance 1.0)."""
         return fast_request(request)

@@ -63,7 +63,7 @@ def test_fast_mode_takes_the_distilled_lora_from_the_library(studio, tmp_path, f
     makers.write(tmp_path / "loras" / "wan22_lightx2v_4step_low_noise.safetensors", makers.state(factors[1]))
     assert studio.fast_lora() == "wan22_lightx2v_4step (LoRA library)"
     assert studio.request("a fox", mode="fast").mode == "fast"
-    apps = studio.speed.hooks[0].applications("tiny", 2)
+    apps = studio.speed.fast.applications("tiny", 2)
     assert [(a.lora.path.name, a.expert) for a in apps] == [
         ("wan22_lightx2v_4step_high_noise.safetensors", 0), ("wan22_lightx2v_4step_low_noise.safetensors", 1)]
 
