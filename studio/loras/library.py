@@ -267,9 +267,10 @@ def _read_folder(folder: Path, problems: list[str]) -> list[LoraEntry]:
     for base, paths in groups.items():
         if set(paths) == {"both"} or set(paths) == {"high", "low"}:
             entries.append(_entry(base, paths, folder, notes.get(base, {})))
-        else:  # a lone high or low file, or a name shared with a file for both: each file on its own
-            for role, path in paths.items():
-                entries.append(_entry(path.stem, {role: path}, folder, notes.get(path.stem, {})))
+            continue
+        for role, path in paths.items():  # a lone file, or a name shared with a file for both: each on its own
+            explicit = re.search(r"(?i)noise|(?:^|[_\-. ])[hl]n(?:$|[_\-. ])", path.stem)
+            entries.append(_entry(path.stem, {role if explicit else "both": path}, folder, notes.get(path.stem, {})))
     return entries
 
 

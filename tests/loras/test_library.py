@@ -43,7 +43,8 @@ def test_the_three_layouts_read_as_the_same_factors_with_alphas(tiny, tmp_path):
 
 def test_pairs_by_name_and_by_sidecar_are_one_entry_each(tiny, tmp_path):
     high, low = makers.factors(tiny.transformer, seed=1), makers.factors(tiny.transformer_2, seed=2)
-    for stem in ("hero_high_noise", "hero_low_noise", "rain-HN", "rain-LN", "ink.high", "ink.low", "solo_low_noise"):
+    for stem in ("hero_high_noise", "hero_low_noise", "rain-HN", "rain-LN", "ink.high", "ink.low", "solo_low_noise",
+                 "crisp_high_quality"):
         makers.write(tmp_path / f"{stem}.safetensors", makers.state(high if "high" in stem or "HN" in stem else low))
     makers.write(tmp_path / "a.safetensors", makers.state(high))
     makers.write(tmp_path / "b.safetensors", makers.state(low))
@@ -52,7 +53,8 @@ def test_pairs_by_name_and_by_sidecar_are_one_entry_each(tiny, tmp_path):
     (tmp_path / "hero.png").write_bytes(b"\x89PNG")
     library = LoraLibrary([tmp_path])
     entries = {e.name: e for e in library.entries()}
-    assert set(entries) == {"hero", "rain", "ink", "duo", "solo_low_noise"}
+    assert set(entries) == {"hero", "rain", "ink", "duo", "solo_low_noise", "crisp_high_quality"}
+    assert entries["crisp_high_quality"].experts == ("high", "low")  # "high" alone is a word, not an expert
     assert entries["hero"].experts == ("high", "low") and entries["hero"].thumbnail == tmp_path / "hero.png"
     assert entries["duo"].trigger_words == ("duo style", "ink")
     assert entries["solo_low_noise"].experts == ("low",)
