@@ -417,6 +417,7 @@ def _loras(args: argparse.Namespace) -> int:
             continue
         words = f"  triggers: {', '.join(entry.trigger_words)}" if entry.trigger_words else ""
         fast = "  (step-distilled: fast mode)" if entry.distilled else ""
+        fast += f"  ({entry.ignored_keys} keys not applied)" if entry.ignored_keys else ""
         print(f"{entry.name:<28} rank {entry.rank:<4} {'+'.join(entry.experts):<9} {entry.size / 2**20:8.1f} MB{words}{fast}")
     if not entries:
         print(f"No LoRA in {', '.join(map(str, library.folders))}: put .safetensors files there.", file=sys.stderr)

@@ -71,7 +71,13 @@ class LoraEntry:
             "trigger_words": list(self.trigger_words), "base_model": self.base_model,
             "description": self.description, "distilled": self.distilled,
             "thumbnail": str(self.thumbnail) if self.thumbnail else None, "error": self.error,
+            "ignored_keys": self.ignored_keys,
         }
+
+    @property
+    def ignored_keys(self) -> int:
+        """Keys no layout maps to a linear (e.g. `.diff` norm deltas): listed, not applied."""
+        return sum(len(lora.ignored) for _, lora in self.parts)
 
 
 @dataclass(frozen=True)

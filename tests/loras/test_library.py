@@ -33,6 +33,7 @@ def test_the_three_layouts_read_as_the_same_factors_with_alphas(tiny, tmp_path):
         path = makers.write(tmp_path / f"{layout}.safetensors", makers.state(pairs, layout, alpha=2.0))
         lora = inspect(path)
         assert lora.layout == layout and lora.rank == 4 and set(lora.targets) == {"any"}
+        assert lora.ignored == ()
         read[layout] = load_factors(lora)["any"]
     assert set(read["kohya"]) == set(pairs) == set(read["wan"]) == set(read["diffusers"])
     for layout, got in read.items():
@@ -71,6 +72,7 @@ def test_metadata_gives_trigger_words_and_base_model(tiny, tmp_path):
     makers.write(tmp_path / "spec.safetensors", state, {"modelspec.trigger_phrase": "inkwash, brush",
                                                         "modelspec.architecture": "wan-2.2-t2v-a14b/lora"})
     entries = {e.name: e for e in LoraLibrary([tmp_path]).entries()}
+    assert entries["kohya"].ignored_keys == 0
     assert entries["kohya"].trigger_words == ("glowfox", "forest", "night")
     assert entries["kohya"].base_model == "wan_t2v_14B"
     assert entries["spec"].trigger_words == ("inkwash", "brush") and entries["spec"].base_model.startswith("wan-2.2")
@@ -162,3 +164,11 @@ def test_hashes_are_cached_by_path_time_and_size(tiny, tmp_path):
     assert LoraLibrary([path.parent], cache).sha256(path) == "cached"  # another process reads it, no re-hash
     makers.write(path, makers.state(makers.factors(tiny.transformer, seed=9)))  # a new version: hashed again
     assert LoraLibrary([path.parent], cache).sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_keys_no_layout_maps_are_counted_not_applied(tiny, tmp_path):
+    state = makers.state(makers.factors(tiny.transformer), "wan")
+    state["diffusion_model.blocks.0.norm3.diff"] = torch.zeros(32)  # a norm delta (lightx2v files carry them)
+    makers.write(tmp_path / "with_diffs.safetensors", state)
+    entry = LoraLibrary([tmp_path]).get("with_diffs")
+    assert entry.ignored_keys == 1 and entry.to_dict()["ignored_keys"] == 1
