@@ -364,13 +364,8 @@ def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
         request.get("guidance_scale_2") or spec.guidance_scale_2 or spec.guidance_scale,
         request.get("flow_shift") or spec.flow_shift, fps, request.get("seed", -1), False,
         request.get("mode") or "quality", request.get("memory_plan") or "auto", request.get("attention") or "default",
-        lora_text(request.get("loras")),
+        lora_panel.lora_text(request.get("loras")),
     )
-
-
-def lora_text(loras: Any) -> str:
-    """A stored request's LoRAs as the LoRA panel writes them."""
-    return ", ".join(f"{name}:{strength:g}" + (f":{low:g}" if low is not None else "") for name, strength, low in loras or ())
 
 
 def _size(size: tuple[int, int]) -> str:

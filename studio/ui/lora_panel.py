@@ -8,6 +8,7 @@ panel only builds that text; the studio validates it (unknown names, strengths, 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import gradio as gr
 
@@ -109,6 +110,11 @@ def library_text(studio: Studio) -> str:
             lines.append(f"- **{fmt.plain(entry.name)}**: rank {entry.rank}, {'+'.join(entry.experts)}, "
                          f"{entry.size / 2**20:.1f} MB{words}")
     return "\n".join(lines)
+
+
+def lora_text(loras: Any) -> str:
+    """A stored request's LoRAs as this panel writes them (History's "Use these settings" and "Re-run")."""
+    return ", ".join(f"{name}:{strength:g}" + (f":{low:g}" if low is not None else "") for name, strength, low in loras or ())
 
 
 def fast_mode_text(studio: Studio) -> tuple[bool, str]:

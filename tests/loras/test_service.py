@@ -73,3 +73,12 @@ def test_studio_fast_lora_still_wins(tmp_path, factors, monkeypatch):
     monkeypatch.setenv("STUDIO_FAST_LORA", str(path))
     studio = Studio(StudioConfig(model="tiny", outputs=tmp_path, translator="none"))
     assert studio.fast_lora() == "mine.safetensors (STUDIO_FAST_LORA)"
+
+
+def test_history_use_and_rerun_restore_the_loras_in_the_create_tab(studio):
+    from studio.ui.create import settings_from_request
+
+    request = studio.request("a fox", loras="ink:0.8:0.4").to_dict()
+    stored = json.loads(json.dumps(request))  # as the history keeps it
+    assert settings_from_request(studio, stored)[-1] == "ink:0.8:0.4"
+    assert studio.request("a fox", loras=settings_from_request(studio, stored)[-1]).loras == (("ink", 0.8, 0.4),)
