@@ -383,6 +383,9 @@ class Studio:
             self.fast_lora()
             for lora in filter(None, self.speed.fast_lora):
                 check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
+            if not any(self.speed.fast_lora):  # the library's: its files are checked as a job's LoRAs are
+                spec = self.spec_for(request.model)
+                self.loras.verify(self.speed.fast.applications(spec.name, 2 if spec.two_experts else 1))
         if request.loras:
             if self.config.gpus > 1:
                 raise InvalidRequest("loras", request.loras[0][0], f"LoRAs are not applied to a video split over "

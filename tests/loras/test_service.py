@@ -82,3 +82,12 @@ def test_history_use_and_rerun_restore_the_loras_in_the_create_tab(studio):
     stored = json.loads(json.dumps(request))  # as the history keeps it
     assert settings_from_request(studio, stored)[-1] == "ink:0.8:0.4"
     assert studio.request("a fox", loras=settings_from_request(studio, stored)[-1]).loras == (("ink", 0.8, 0.4),)
+
+
+def test_a_broken_library_fast_lora_is_refused_before_the_queue(studio, tmp_path, factors):
+    broken = {name: (down.clone(), up.clone()) for name, (down, up) in factors[0].items()}
+    broken["blocks.0.attn1.to_q"][0][0, 0] = float("nan")
+    makers.write(tmp_path / "loras" / "lightning_4step.safetensors", makers.state(broken))
+    with pytest.raises(InvalidRequest, match="NaN or Inf"):
+        studio.request("a fox", mode="fast")
+    assert studio.history.list() == []
