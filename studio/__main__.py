@@ -416,6 +416,7 @@ def _loras(args: argparse.Namespace) -> int:
             print(f"{entry.name:<28} unusable: {entry.error}")
             continue
         words = f"  triggers: {', '.join(entry.trigger_words)}" if entry.trigger_words else ""
+        words += f"  base: {entry.base_model}" if entry.base_model else ""
         fast = "  (step-distilled: fast mode)" if entry.distilled else ""
         fast += f"  ({entry.ignored_keys} keys not applied)" if entry.ignored_keys else ""
         print(f"{entry.name:<28} rank {entry.rank:<4} {'+'.join(entry.experts):<9} {entry.size / 2**20:8.1f} MB{words}{fast}")

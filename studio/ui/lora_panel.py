@@ -107,6 +107,7 @@ def library_text(studio: Studio) -> str:
             lines.append(f"- **{fmt.plain(entry.name)}**: unusable: {fmt.plain(entry.error)}")
         else:
             words = f"; triggers: {fmt.plain(', '.join(entry.trigger_words))}" if entry.trigger_words else ""
+            words += f"; base model: {fmt.plain(entry.base_model)}" if entry.base_model else ""
             lines.append(f"- **{fmt.plain(entry.name)}**: rank {entry.rank}, {'+'.join(entry.experts)}, "
                          f"{entry.size / 2**20:.1f} MB{words}")
     return "\n".join(lines)
