@@ -1,4 +1,4 @@
-"""Command line: `python -m studio generate | batch | jobs | cancel | requeue | history | presets | doctor`.
+"""Command line: `python -m studio generate | batch | jobs | cancel | requeue | history | presets | loras | doctor`.
 
 Bad input exits with code 2 and one line on stderr, never a traceback; `--json` prints exactly
 one JSON object on stdout.
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     presets = commands.add_parser("presets", help="list the style presets (built-in and your own)")
     presets.add_argument("--json", action="store_true")
 
+    loras = commands.add_parser("loras", help="list the LoRA library ($STUDIO_LORAS or loras/ under the outputs)")
+    loras.add_argument("--json", action="store_true")
+
     hist = commands.add_parser("history", help="list past jobs, newest first")
     hist.add_argument("--limit", type=_int("limit"), default=50)
     hist.add_argument("--json", action="store_true")
@@ -87,6 +90,8 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     parser.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     parser.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+    parser.add_argument("--lora", action="append", dest="loras", metavar="NAME[:STRENGTH[:STRENGTH_LOW]]",
+                        help="apply a LoRA of the library (repeatable); STRENGTH_LOW: the low-noise expert's own")
 
 
 def _int(name: str):
@@ -109,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure(os.environ.get("STUDIO_LOG_LEVEL") or "CRITICAL",
                        libraries=args.command in ("generate", "batch", "requeue"))
         return {"generate": _generate, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
-                "history": _history, "doctor": _doctor, "presets": _presets}[args.command](args)
+                "history": _history, "doctor": _doctor, "presets": _presets,
+                "loras": _loras}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -165,7 +171,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         k: getattr(args, k)
         for k in ("negative_prompt", "width", "height", "frames", "steps", "guidance_scale", "guidance_scale_2",
-                  "flow_shift", "seed", "fps", "mode", "memory_plan", "attention", "preset")
+                  "flow_shift", "seed", "fps", "mode", "memory_plan", "attention", "preset", "loras")
     }
 
 
@@ -390,6 +396,32 @@ def _presets(args: argparse.Namespace) -> int:
         return 0
     for preset in found:
         print(f"{preset.name:<14} {preset.title:<16} {preset.description}")
+    return 0
+
+
+def _loras(args: argparse.Namespace) -> int:
+    """The library's entries: name, rank, experts, size, trigger words; unusable files with the reason."""
+    from .loras import LoraLibrary, folders_from_env
+
+    library = LoraLibrary(folders_from_env(_config(args).outputs))
+    entries = library.entries()
+    for problem in library.problems:
+        print(f"notice: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"folders": [str(f) for f in library.folders], "loras": [e.to_dict() for e in entries]},
+                         ensure_ascii=False))
+        return 0
+    for entry in entries:
+        if entry.error:
+            print(f"{entry.name:<28} unusable: {entry.error}")
+            continue
+        words = f"  triggers: {', '.join(entry.trigger_words)}" if entry.trigger_words else ""
+        words += f"  base: {entry.base_model}" if entry.base_model else ""
+        fast = "  (step-distilled: fast mode)" if entry.distilled else ""
+        fast += f"  ({entry.ignored_keys} keys not applied)" if entry.ignored_keys else ""
+        print(f"{entry.name:<28} rank {entry.rank:<4} {'+'.join(entry.experts):<9} {entry.size / 2**20:8.1f} MB{words}{fast}")
+    if not entries:
+        print(f"No LoRA in {', '.join(map(str, library.folders))}: put .safetensors files there.", file=sys.stderr)
     return 0
 
 

@@ -30,7 +30,7 @@ _COLUMNS = (
     "model_prompt", "translated", "translator", "notices", "plan", "output", "thumbnail", "sidecar",
     "seconds", "error_kind", "error_message", "error_traceback", "owner", "user",
     "position", "batch_id", "batch_key", "parent_id", "client", "favourite", "step", "cancel_requested", "timings",
-    "language_summary",
+    "language_summary", "loras",
 )
 
 
@@ -74,7 +74,12 @@ def _m004_language_summary(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN language_summary TEXT")
 
 
-MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse, _m004_language_summary)
+def _m005_loras(db: sqlite3.Connection) -> None:
+    """The LoRAs a job applied: name, strengths and each file's sha256, so a re-run can tell a changed file."""
+    db.execute("ALTER TABLE jobs ADD COLUMN loras TEXT")
+
+
+MIGRATIONS = (_m001_jobs, _m002_queue, _m003_browse, _m004_language_summary, _m005_loras)
 
 
 def _process_start(pid: int) -> str | None:
@@ -354,7 +359,7 @@ def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
     job = dict(row)
-    for key in ("request", "notices", "plan", "timings"):
+    for key in ("request", "notices", "plan", "timings", "loras"):
         if job.get(key):
             try:
                 job[key] = json.loads(job[key])

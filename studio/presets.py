@@ -426,9 +426,12 @@ def _settings(settings: Any, label: str) -> Mapping[str, int | float]:
     checked: dict[str, int | float] = {}
     for key, value in settings.items():
         field = f"settings.{key}"
+        if key == "loras":
+            checked[key] = _loras(value, label)
+            continue
         if key not in SETTING_RANGES:
             raise _invalid(label, field, "is not a setting a preset may recommend", value,
-                           f"remove it; allowed settings are {', '.join(SETTING_RANGES)}")
+                           f"remove it; allowed settings are {', '.join(SETTING_RANGES)}, loras")
         kind, low, high = SETTING_RANGES[key]
         whole = kind is int
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
@@ -449,6 +452,18 @@ def _settings(settings: Any, label: str) -> Mapping[str, int | float]:
         raise _invalid(label, "settings.width/height", f"must be an official Wan2.2 size ({sizes})",
                        f"{checked['width']}x{checked['height']}", "pick one of those sizes")
     return MappingProxyType(checked)
+
+
+def _loras(value: Any, label: str) -> list:
+    """A preset's LoRAs, as a request takes them ([["name", strength, strength_low]...]); whether the library has
+    them is checked when a job uses the preset (the library may change after the preset was written)."""
+    from .request import parse_loras
+
+    try:
+        return [list(item) for item in parse_loras(value)]
+    except StudioError as exc:
+        raise _invalid(label, "settings.loras", f"is not a list of LoRAs ({exc})", value,
+                       'write e.g. ["ink:0.8", "hero:1.0:0.5"]') from None
 
 
 def _thumbnail(value: Any, label: str, assets_dir: Path | None) -> Path | None:

@@ -25,6 +25,8 @@ MODES = ("quality", "turbo", "fast")
 ATTENTION = ("default", *ATTENTION_CHOICES)
 MAX_PROMPT_CHARS = 4000
 MAX_SEED = 2**32 - 1
+MAX_LORAS = 16
+LORA_STRENGTH = (-4.0, 4.0)
 
 # Invisible characters that change how text displays or reads but carry no meaning for the model:
 # bidi embeddings/overrides/isolates and zero-width characters.
@@ -79,6 +81,7 @@ class GenerationRequest:
     mode: Mode = "quality"
     memory_plan: str = "auto"
     attention: str = "default"  # "default": the studio's STUDIO_ATTENTION; else a speed.attention choice
+    loras: tuple[tuple[str, float, float | None], ...] = ()  # (library name, strength, low-noise strength or None)
 
     @classmethod
     def create(cls, spec: ModelSpec, prompt: Any, **values: Any) -> "GenerationRequest":
@@ -112,6 +115,7 @@ class GenerationRequest:
             mode=_choice("mode", given.pop("mode", "quality"), MODES),
             memory_plan=str(given.pop("memory_plan", "auto")),
             attention=_choice("attention", given.pop("attention", "default"), ATTENTION),
+            loras=parse_loras(given.pop("loras", ())),
         )
         _check_size(spec, request.width, request.height)
         _check_frames(spec, request.frames)
@@ -236,6 +240,49 @@ def _preset_name(value: Any) -> str | None:
     if not isinstance(value, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,47}", value):
         raise InvalidRequest("preset", _shown(value), "preset names use a-z, 0-9, '-' and '_' (see `python -m studio presets`)")
     return value
+
+
+def parse_loras(value: Any) -> tuple[tuple[str, float, float | None], ...]:
+    """LoRAs as the CLI, a batch cell, the API or a stored request give them: "NAME[:STRENGTH[:STRENGTH_LOW]]"
+    strings (several separated by commas or semicolons), [name, strength, strength_low] lists or
+    {"name", "strength", "strength_low"} objects. Strength 1.0 unless given; strength_low None: the same."""
+    if value is None or value == "":
+        return ()
+    items = [p for p in re.split(r"[,;\n]", value) if p.strip()] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise InvalidRequest("loras", _shown(value), 'give a list such as ["name:0.8", "other:1.0:0.5"]')
+    if len(items) > MAX_LORAS:
+        raise InvalidRequest("loras", f"<{len(items)} LoRAs>", f"use at most {MAX_LORAS} LoRAs in one job")
+    loras, seen = [], set()
+    for item in items:
+        name, strength, low = _lora_item(item)
+        if name.casefold() in seen:
+            raise InvalidRequest("loras", name, "it is listed twice; give it once (separate strengths for the high- "
+                                 "and low-noise experts: NAME:HIGH:LOW)")
+        seen.add(name.casefold())
+        loras.append((name, strength, low))
+    return tuple(loras)
+
+
+def _lora_item(item: Any) -> tuple[str, float, float | None]:
+    low_bound, high_bound = LORA_STRENGTH
+    if isinstance(item, str):
+        item = item.strip().split(":")
+    if isinstance(item, dict):
+        unknown = sorted(set(item) - {"name", "strength", "strength_low"})
+        if unknown:
+            raise InvalidRequest("loras", unknown[0], "a LoRA is {\"name\", \"strength\", \"strength_low\"}")
+        item = [item.get("name"), item.get("strength", 1.0), item.get("strength_low")]
+    if not isinstance(item, (list, tuple)) or not 1 <= len(item) <= 3:
+        raise InvalidRequest("loras", _shown(item), "each LoRA is NAME[:STRENGTH[:STRENGTH_LOW]]")
+    name = item[0].strip() if isinstance(item[0], str) else item[0]
+    if not isinstance(name, str) or not name or len(name) > 128 or any(c in name for c in "/\\:\0"):
+        raise InvalidRequest("loras", _shown(name), "name a LoRA of the library (`python -m studio loras`)")
+    given = item[1] if len(item) > 1 and item[1] not in (None, "") else 1.0
+    strength = _number(f"loras[{name}].strength", given, low_bound, high_bound)
+    low = item[2] if len(item) > 2 else None
+    low = None if low in (None, "") else _number(f"loras[{name}].strength_low", low, low_bound, high_bound)
+    return name, strength, low
 
 
 def _check_size(spec: ModelSpec, width: int, height: int) -> None:

@@ -32,7 +32,7 @@ from . import logs, preset_cards, video
 from .access import RateLimit
 from .config import StudioConfig, check_safetensors
 from .errors import Cancelled as CancelledError
-from .errors import InvalidRequest, NotYours, OutOfMemory, StorageError, StudioError
+from .errors import InvalidRequest, ModelUnavailable, NotYours, OutOfMemory, StorageError, StudioError
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
 from .fanout import Fanout
 from .folderlock import FolderLock
@@ -40,6 +40,7 @@ from .history import ACTIVE, History
 from .jobqueue import Estimator, JobQueue, tail_seconds
 from .recovery import recover
 from .language import LanguageLayer
+from .loras import LoraLibrary, folders_from_env
 from .memory import MemoryPlan, get_plan
 from .metrics import Metrics
 from .models import MODELS, ModelSpec, is_cached, resolve_model
@@ -113,7 +114,8 @@ class Studio:
             foreign_spans=config.foreign_spans,
         )
         self.pipelines = PipelineStore() if config.gpus == 1 else ParallelStore(config.gpus)
-        self.speed = SpeedPlan.from_env()
+        self.loras = LoraLibrary(folders_from_env(config.outputs), Path(config.outputs) / "cache" / "lora-sha256.json")
+        self.speed = SpeedPlan.from_env(library=self.loras)
         self.user_presets_dir = Path(config.outputs) / "presets"  # no logins; a login's own: user_folder(this, user)
         self._presets: dict[str | None, tuple[tuple, PresetList]] = {}  # user -> (folder fingerprint, what was loaded)
         self.metrics = Metrics()
@@ -388,15 +390,38 @@ class Studio:
         request = GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
         if request.memory_plan != "auto":
             get_plan(request.memory_plan)  # an unknown plan is refused now, not after the wait in the queue
-        if request.mode == "fast":
-            if not any(self.speed.fast_lora):  # refused now, not after the wait in the queue
-                raise InvalidRequest(
-                    "mode", "fast", "fast mode needs a step-distilled LoRA. Fix: set STUDIO_FAST_LORA to its .safetensors "
-                    "path (two comma-separated paths for separate high- and low-noise LoRAs), or choose quality or turbo",
-                )
+        if request.mode == "fast":  # refused now, not after the wait in the queue
+            self.fast_lora()
             for lora in filter(None, self.speed.fast_lora):
                 check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
+            if not any(self.speed.fast_lora):  # the library's: its files are checked as a job's LoRAs are
+                spec = self.spec_for(request.model)
+                self.loras.verify(self.speed.fast.applications(spec.name, 2 if spec.two_experts else 1))
+        if request.loras:
+            if self.config.gpus > 1:
+                raise InvalidRequest("loras", request.loras[0][0], f"LoRAs are not applied to a video split over "
+                                     f"{self.config.gpus} GPUs yet. Fix: run it on one GPU (--gpus 1)")
+            spec = self.spec_for(request.model)
+            try:
+                self.loras.verify(self.loras.applications(request.loras, spec.name, 2 if spec.two_experts else 1))
+            except InvalidRequest as exc:
+                if preset and values.get("loras") == chosen.settings.get("loras"):  # the preset named it
+                    raise InvalidPreset(f'preset "{preset}" names a LoRA that cannot be used: {exc}') from None
+                raise
         return request
+
+    def fast_lora(self) -> str:
+        """Which step-distilled LoRA fast mode uses, in words; InvalidRequest saying why when there is none."""
+        try:
+            return self.speed.fast.chosen()
+        except ModelUnavailable:
+            folders = ", ".join(map(str, self.loras.folders))
+            raise InvalidRequest(
+                "mode", "fast", "fast mode needs a step-distilled LoRA and the LoRA library has none. Fix: set "
+                "STUDIO_FAST_LORA to its .safetensors path (two comma-separated paths for separate high- and "
+                f"low-noise LoRAs), or put it in {folders} (a name with lightx2v, lightning or 4step, or "
+                '"fast": true in its sidecar JSON), or choose quality or turbo',
+            ) from None
 
     def prepare_prompt(
         self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None
@@ -462,9 +487,10 @@ class Studio:
             if prepared.get("notice"):
                 notices.append(prepared["notice"])
                 yield Notice(job_id, prepared["notice"], source="language")
+            loras = self.loras.record(request.loras) if request.loras else None
             self.history.start(
                 job_id, language=prepared["language"], model_prompt=prepared["model_prompt"],
-                translated=prepared["translated"], translator=prepared["backend"], notices=notices,
+                translated=prepared["translated"], translator=prepared["backend"], notices=notices, loras=loras,
                 language_summary=prepared.get("summary"),
             )
             yield Progress(job_id, "load")
@@ -477,7 +503,7 @@ class Studio:
                         announced = True
                         yield Started(job_id, request.to_dict(), prepared, plan.name)
                     writer = video.Mp4Writer(self._mp4_path(job_id, output), request.fps,
-                                             _metadata(job_id, request, prepared, plan))
+                                             _metadata(job_id, request, prepared, plan, loras))
                     result = yield from self._run_pipeline(job_id, pipe, plan, request, prepared, cancel, writer)
                 except torch.OutOfMemoryError:
                     pass  # handled below: outside this block the error's frames, which hold GPU tensors, are freed
@@ -612,6 +638,7 @@ class Studio:
             "preview_cost_ratio": round(result.preview_cost_ratio, 5),
             "step_seconds": [round(s, 4) for s in result.step_seconds],
             "timings": {k: round(v, 4) for k, v in timings.items()}, "seconds": round(seconds, 3),
+            "loras": writer.metadata.get("loras", []),
         }
         video.write_json({**writer.metadata, "summary": summary}, sidecar)
         self.history.finish(
@@ -629,14 +656,16 @@ def _summary(sidecar: str | None) -> dict[str, Any]:
         return {}
 
 
-def _metadata(job_id: str, request: GenerationRequest, prepared: dict[str, Any], plan: MemoryPlan) -> dict[str, Any]:
-    """What the MP4 carries and the sidecar repeats: enough to find the job again and to redo it."""
+def _metadata(job_id: str, request: GenerationRequest, prepared: dict[str, Any], plan: MemoryPlan,
+              loras: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the MP4 carries and the sidecar repeats: enough to find the job again and to redo it (the LoRAs by
+    name, strengths and file sha256)."""
     return {
         "job_id": job_id, "prompt": request.prompt, "model_prompt": prepared["model_prompt"],
         "language": prepared["language"], "translated": prepared["translated"],
         "translator": prepared["backend"], "language_notice": prepared.get("notice"),
         "styled_prompt": prepared.get("styled_prompt"), "seed": request.seed, "model": request.model,
-        "settings": request.to_dict(), "plan": plan.name, "generator": "Wan Studio",
+        "settings": request.to_dict(), "plan": plan.name, "generator": "Wan Studio", "loras": loras or [],
     }
 
 

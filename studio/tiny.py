@@ -71,14 +71,19 @@ def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
     return UMT5EncoderModel(config).eval()
 
 
-def _transformer(channels: int) -> WanTransformer3DModel:
+def transformer_config(channels: int) -> dict:
+    """The tiny experts' WanTransformer3DModel arguments (also what LoRA files are checked against)."""
     # Head dim 16: CUDA's fused attention kernels (cuDNN, flash, memory-efficient) need a multiple of 8, and a GPU
     # machine without real weights runs this model (with 12, every job failed there: first 2-GPU run).
-    return WanTransformer3DModel(
+    return dict(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=channels,
         out_channels=channels, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
-    ).eval()
+    )
+
+
+def _transformer(channels: int) -> WanTransformer3DModel:
+    return WanTransformer3DModel(**transformer_config(channels)).eval()
 
 
 def _vae(wan22: bool) -> AutoencoderKLWan:

@@ -2,7 +2,8 @@
 
 Settings come from the environment (the service has no speed flags of its own yet):
 STUDIO_ATTENTION (auto, cudnn, flash, efficient, native, int8, int8-pv16), STUDIO_COMPILE (1/0),
-STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths),
+STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths; unset: the LoRA
+library's step-distilled entry),
 STUDIO_BF16_DECODE (the modes whose VAE decode runs in BF16, comma-separated: "fast" by default, "none"),
 STUDIO_FAST_ATTENTION (the attention of fast jobs that leave it at "default": int8 unless set).
 The hooks keep state across jobs (the chosen backend, the compiled blocks, the fused LoRA), so
@@ -36,6 +37,7 @@ class SpeedPlan:
     turbo_threshold: float = DEFAULT_THRESHOLD
     fast_lora: tuple[Path | None, Path | None] = (None, None)
     bf16_decode: tuple[str, ...] = ("fast",)
+    library: Any = None  # the studio's studio.loras.LoraLibrary: per-job LoRAs, and fast mode's when no path is set
     hooks: tuple[JobHook, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,9 +48,13 @@ class SpeedPlan:
         if unknown:
             raise InvalidSetting(f"STUDIO_BF16_DECODE names no mode {', '.join(map(repr, unknown))}. Fix: a comma-"
                                  f"separated list of {', '.join(DECODE_MODES)}, or none.")
-        # Order matters: the LoRA is fused into BF16 weights before FP8 could replace them, and the
-        # attention backend and FP8 linears are in place before the blocks are compiled.
-        hooks: list[JobHook] = [FastMode(*self.fast_lora)]
+        # Order matters: LoRAs are fused into BF16 weights before FP8 could replace them (with FP8 on, a job's own
+        # LoRAs are adapters), and the attention backend and FP8 linears are in place before the blocks are compiled.
+        from ..loras import LoraLibrary
+        from ..loras.hook import JobLoras
+
+        library = self.library if self.library is not None else LoraLibrary(())
+        hooks: list[JobHook] = [FastMode(*self.fast_lora, library=library), JobLoras(library, adapters=self.fp8)]
         if self.fp8:
             hooks.append(Fp8Linears())
         hooks.append(AttentionBackend(self.attention, self.fast_attention))
@@ -59,7 +65,7 @@ class SpeedPlan:
         self.hooks = tuple(hooks)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "SpeedPlan":
+    def from_env(cls, env: Mapping[str, str] | None = None, library: Any = None) -> "SpeedPlan":
         env = os.environ if env is None else env
         loras = [Path(p.strip()) for p in env.get("STUDIO_FAST_LORA", "").split(",") if p.strip()]
         return cls(
@@ -71,7 +77,13 @@ class SpeedPlan:
             fast_lora=(loras[0] if loras else None, loras[1] if len(loras) > 1 else None),
             bf16_decode=tuple(m.strip() for m in env.get("STUDIO_BF16_DECODE", "fast").split(",")
                               if m.strip() and m.strip() != "none"),
+            library=library,
         )
+
+    @property
+    def fast(self) -> FastMode:
+        """Fast mode's hook: which LoRA it uses (`chosen()`)."""
+        return next(hook for hook in self.hooks if isinstance(hook, FastMode))
 
     def prepare(self, request: Any) -> Any:
         """Adjust a request to its mode's needs (fast: 4 steps, guidance 1.0)."""

@@ -49,7 +49,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: history_tab.HistoryTab, tabs) -> None:
     """"Use these settings" fills the Create tab; "Re-run" does that and generates with the same seed."""
-    fields = [*made.inputs[:15], made.inputs[-1]]  # prompt .. memory_plan, attention
+    fields = [*made.inputs[:15], *made.inputs[-2:]]  # prompt .. memory_plan, attention, loras
 
     def use(job_id: str | None, shown_preset: str):
         if not job_id:

@@ -19,7 +19,7 @@ from ..request import check_length, frames_for_seconds
 from ..service import Studio
 from ..access import browser_secret
 from . import formatting as fmt
-from . import jobs, queue_panel
+from . import jobs, lora_panel, queue_panel
 from .jobs import NO_PRESET, duration_bounds as _duration_bounds, preset_name as _preset_name
 
 VARIATIONS = 4
@@ -139,15 +139,12 @@ def build(studio: Studio) -> CreateTab:
                     seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="seed", minimum=-1)
                     randomize = gr.Checkbox(value=True, label="Random seed each run", elem_id="randomize")
                 with gr.Row():
-                    has_fast = any(studio.speed.fast_lora)
+                    has_fast, fast_info = lora_panel.fast_mode_text(studio)
                     mode = gr.Radio(
                         [("Quality", "quality"), ("Turbo (step caching)", "turbo"),
                          *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
                         value="quality", label="Mode", elem_id="mode",
-                        info=("Fast: 4 steps with a step-distilled LoRA (STUDIO_FAST_LORA), 8-bit attention and a "
-                              "BF16 decode. " if has_fast else "Fast mode (4 steps) is off: it needs a "
-                              "step-distilled LoRA; set STUDIO_FAST_LORA to its .safetensors file and restart. ")
-                        + "Turbo reuses steps. Quality runs every step.",
+                        info=fast_info + "Turbo reuses steps. Quality runs every step.",
                     )
                 with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",
@@ -157,6 +154,7 @@ def build(studio: Studio) -> CreateTab:
                         info="Studio setting: exact for quality and turbo, 8-bit for fast. 8-bit is ours: a 720P step "
                              "about 16 % faster than exact on an H100, ~1 % error (BENCHMARKS.md).",
                     )
+                loras = lora_panel.build(studio, prompt).loras
             with gr.Accordion("Batch from a file", open=False, elem_id="batch"):
                 batch_file = gr.File(label="Drop a .txt (a prompt a line), .csv or .jsonl file: every row becomes a "
                                      "job with the settings above as its defaults", file_types=[".txt", ".csv", ".jsonl"],
@@ -191,7 +189,7 @@ def build(studio: Studio) -> CreateTab:
 
     settings = [model, resolution, duration, fps, steps, guidance, guidance_2, shift]
     inputs = [prompt, preset, model, resolution, duration, negative_prompt, steps, guidance, guidance_2, shift, fps,
-              seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt, attention]
+              seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt, attention, loras]
     outputs = [status, preview, result, job_info, seed]
 
     # Language panel: quick, unqueued from the GPU, only the latest edit counts.
@@ -274,10 +272,10 @@ def build(studio: Studio) -> CreateTab:
                    flow_shift: float = spec.flow_shift, fps: float = spec.fps, seed: float = -1,
                    randomize_seed: bool = True, mode: str = "quality", memory_plan: str = "auto",
                    model_prompt: str = "", as_typed: bool = False, auto_prompt: str = "", attention: str = "default",
-                   request: gr.Request = None):
+                   loras: str = "", request: gr.Request = None):
         return jobs.build_request(studio, prompt, preset, model, resolution, duration, negative_prompt, steps,
                                   guidance_scale, guidance_scale_2, flow_shift, fps, seed, randomize_seed, mode,
-                                  memory_plan, model_prompt, as_typed, auto_prompt, attention, http=request)
+                                  memory_plan, model_prompt, as_typed, auto_prompt, attention, loras, http=request)
 
     # Gradio passes the gr.Request of `request_of`'s signature by position: it is the last of `values`.
     @_parameters_of(request_of)
@@ -398,7 +396,8 @@ def _parameters_of(like: Callable) -> Callable[[Callable], Callable]:
 
 
 def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
-    """A stored request back into the Create tab's widgets (prompt .. memory plan, then attention), seed fixed."""
+    """A stored request back into the Create tab's widgets (prompt .. memory plan, then attention and LoRAs), seed
+    fixed."""
     spec = studio.spec_for(request.get("model")) if request.get("model") in studio.sources else studio.spec
     fps = int(request.get("fps") or spec.fps)
     return (
@@ -411,6 +410,7 @@ def settings_from_request(studio: Studio, request: dict[str, Any]) -> tuple:
         request.get("guidance_scale_2") or spec.guidance_scale_2 or spec.guidance_scale,
         request.get("flow_shift") or spec.flow_shift, fps, request.get("seed", -1), False,
         request.get("mode") or "quality", request.get("memory_plan") or "auto", request.get("attention") or "default",
+        lora_panel.lora_text(request.get("loras")),
     )
 
 

@@ -115,6 +115,10 @@ def job_details(job: dict[str, Any]) -> str:
     if job.get("model_prompt") and job.get("model_prompt") != job.get("prompt"):
         lines.append(f"- sent to the model ({plain(language_name(job.get('language')))} → zh): "
                      f"{plain(job['model_prompt'])}")
+    for lora in job.get("loras") or []:  # what was applied: strengths and the file's sha256
+        low = "" if lora.get("strength_low") is None else f" / {lora['strength_low']:g} (low-noise)"
+        files = ", ".join(f"{f['file']} sha256 {f['sha256'][:12]}…" for f in lora.get("files") or [])
+        lines.append("- " + plain(f"LoRA {lora.get('name')} at {lora.get('strength'):g}{low}: {files}"))
     if job.get("error_message"):
         lines.append(f"- {plain(job['error_message'])}")
     for notice in job.get("notices") or []:

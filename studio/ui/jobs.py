@@ -29,7 +29,7 @@ log = logging.getLogger("studio.ui")
 
 def build_request(studio: Studio, prompt, preset, model, resolution, duration, negative_prompt, steps, guidance,
                   guidance_2, shift, fps, seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt,
-                  attention="default", http: gr.Request | None = None) -> GenerationRequest:
+                  attention="default", loras="", http: gr.Request | None = None) -> GenerationRequest:
     """Widget values -> a validated request, after the user's rate limit; refusals become one-line gr.Errors."""
     try:
         spec = studio.spec_for(model)
@@ -41,6 +41,7 @@ def build_request(studio: Studio, prompt, preset, model, resolution, duration, n
             negative_prompt=negative_prompt or None, steps=steps, guidance_scale=guidance,
             guidance_scale_2=guidance_2 if spec.two_experts else None, flow_shift=shift,
             seed=None if randomize is True else seed, mode=mode, memory_plan=memory_plan, attention=attention,
+            loras=loras or None,
             translate=not as_typed,
             model_prompt=edited if edited and not as_typed and edited != str(auto_prompt or "").strip() else None,
         )

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 
 from studio.errors import InvalidSetting, ModelUnavailable
 from studio.jobhooks import JobHook
+from studio.loras.hook import JobLoras
 from studio.models import MODELS
 from studio.request import GenerationRequest
 from studio.runner import PipelineRunner
@@ -46,11 +47,12 @@ def pipe():
 def test_plan_from_env_orders_hooks(tmp_path):
     plan = SpeedPlan.from_env({"STUDIO_ATTENTION": "int8", "STUDIO_FP8": "1", "STUDIO_FAST_LORA": "a.safetensors, b.safetensors"})
     kinds = [type(h) for h in plan.hooks]
-    assert kinds == [FastMode, Fp8Linears, AttentionBackend, RegionalCompile, StepCache, Bf16Decode]
+    assert kinds == [FastMode, JobLoras, Fp8Linears, AttentionBackend, RegionalCompile, StepCache, Bf16Decode]
+    assert plan.hooks[1].adapters  # with FP8 linears a job's LoRAs never touch the weights
     assert plan.hooks[0].lora == Path("a.safetensors") and plan.hooks[0].lora_2 == Path("b.safetensors")
     assert plan.hooks[-1].modes == ("fast",)
     plain = SpeedPlan.from_env({"STUDIO_COMPILE": "0", "STUDIO_BF16_DECODE": "none"})
-    assert [type(h) for h in plain.hooks] == [FastMode, AttentionBackend, StepCache, Bf16Decode]
+    assert [type(h) for h in plain.hooks] == [FastMode, JobLoras, AttentionBackend, StepCache, Bf16Decode]
     assert plain.hooks[-1].modes == () and "VAE decode in FP32" in plain.describe()
     assert SpeedPlan.from_env({"STUDIO_BF16_DECODE": "fast, turbo"}).hooks[-1].modes == ("fast", "turbo")
 
@@ -205,3 +207,9 @@ def test_each_job_may_choose_its_attention(pipe, monkeypatch):
     assert hook.last_choice == "native" and "int8 for fast jobs" in hook.describe()
     assert torch.equal(frames["int8"], frames["default"])  # on the CPU both compute exact attention
     assert "sage" in hook.rejected  # SageAttention 2 is not installed here
+
+
+def test_a_fast_mode_lora_with_nothing_to_fuse_is_the_studios_problem(pipe, tmp_path):
+    save_file({"unrelated.weight": torch.zeros(2)}, str(tmp_path / "empty.safetensors"))
+    with pytest.raises(ModelUnavailable, match="STUDIO_FAST_LORA cannot be used.*none of its 1 keys"):
+        FastMode(lora=tmp_path / "empty.safetensors").on_job_start(pipe, _request(mode="fast"))
