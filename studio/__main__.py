@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--variations", type=_int("variations"),
                      help="queue 1-16 videos that differ only in seed (--seed, --seed+1, ... or random), run them here")
     gen.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    _image_options(gen)
 
     batch = commands.add_parser("batch", help="queue and run a video for every row of a .txt, .csv or .jsonl file")
     batch.add_argument("file", help=".txt (a prompt a line), .csv (header of settings) or .jsonl (an object a line)")
@@ -67,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _request_options(parser: argparse.ArgumentParser) -> None:
     """The settings of a job: generate's own, and every row's defaults in a batch."""
-    parser.add_argument("--model", help="tiny, tiny-5b, wan2.2-t2v-a14b, wan2.2-ti2v-5b, a model id or a folder")
+    parser.add_argument("--model", help="tiny, tiny-5b, tiny-i2v, wan2.2-t2v-a14b, wan2.2-i2v-a14b, wan2.2-ti2v-5b, "
+                                               "a model id or a folder")
     parser.add_argument("--negative-prompt")
     parser.add_argument("--preset", help="apply a preset's style and settings (see `presets`)")
     parser.add_argument("--width", type=_int("width"))
@@ -87,6 +89,18 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     parser.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     parser.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+
+
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    """Image-to-video: a start image and how it meets the video's size."""
+    parser.add_argument("--image", help="start image (PNG, JPEG, WebP, ...): image-to-video with tiny-i2v, "
+                                        "wan2.2-i2v-a14b, tiny-5b or wan2.2-ti2v-5b")
+    parser.add_argument("--fit", choices=("crop", "pad"), dest="image_fit",
+                        help="crop: fill the frame, cut the overflow (default); pad: keep it whole, black bars")
+
+
+def _image_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"image": getattr(args, "image", None), "image_fit": getattr(args, "image_fit", None)}
 
 
 def _int(name: str):
@@ -177,7 +191,7 @@ def _generate(args: argparse.Namespace) -> int:
         _check_variations(args)
     out = _check_out(args.out)
     studio = _studio(args)
-    settings = _settings(args)
+    settings = {**_settings(args), **_image_settings(args)}
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
     cleaned = cleaning_notice(args.prompt, request.prompt)
     if cleaned:

@@ -37,6 +37,7 @@ from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, 
 from .fanout import Fanout
 from .folderlock import FolderLock
 from .history import ACTIVE, History
+from .images import prepare_image
 from .jobqueue import Estimator, JobQueue, tail_seconds
 from .recovery import recover
 from .language import LanguageLayer
@@ -375,6 +376,8 @@ class Studio:
             defaults = {**chosen.settings, "negative_prompt": chosen.negative_prompt}
             values = {**defaults, **{k: v for k, v in values.items() if v is not None}}
         request = GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
+        if request.image:
+            request = self.store_image(request)
         if request.memory_plan != "auto":
             get_plan(request.memory_plan)  # an unknown plan is refused now, not after the wait in the queue
         if request.mode == "fast":
@@ -386,6 +389,15 @@ class Studio:
             for lora in filter(None, self.speed.fast_lora):
                 check_safetensors(lora, "fast mode LoRA", "STUDIO_FAST_LORA")
         return request
+
+    def store_image(self, request: GenerationRequest) -> GenerationRequest:
+        """The request pointing at its start image as checked, fitted and kept under `<outputs>/images/`
+        (studio.images); a request already pointing at its stored copy is kept as it is."""
+        folder = Path(self.config.outputs) / "images"
+        if request.image_sha256 and Path(request.image) == folder / f"{request.image_sha256}.png":
+            return request
+        stored = prepare_image(request.image, folder, request.width, request.height, request.image_fit)
+        return replace(request, image=stored.path, image_sha256=stored.sha256)
 
     def prepare_prompt(
         self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None
@@ -593,7 +605,7 @@ class Studio:
             "job_id": job_id, "output": str(mp4), "thumbnail": str(thumb), "sidecar": str(sidecar),
             "width": request.width, "height": request.height, "frames": int(result.frames.shape[0]),
             "fps": request.fps, "seed": request.seed, "model": request.model, "plan": plan.name,
-            "prompt": request.prompt, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
+            "prompt": request.prompt, "image": request.image, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
             "translated": prepared["translated"], "translator": prepared["backend"], "notices": notices,
             "previews": result.previews, "preview_cost_ratio": round(result.preview_cost_ratio, 5),
             "step_seconds": [round(s, 4) for s in result.step_seconds],
@@ -643,7 +655,7 @@ def _model_sources(spec: ModelSpec, source: str) -> dict[str, str]:
         for other in MODELS.values():
             if not other.tiny and other.repo_id and other.name not in sources and is_cached(other.repo_id):
                 sources[other.name] = other.repo_id
-    for tiny in ("tiny", "tiny-5b"):
+    for tiny in ("tiny", "tiny-5b", "tiny-i2v"):
         sources.setdefault(tiny, tiny)
     return sources
 
