@@ -83,7 +83,7 @@ def test_doctor_without_a_gpu_says_what_to_do():
     report = doctor_report(measure=False)
     assert report["gpus"] == [] and "tiny" in report["message"] and "--assume-gpu" in report["message"]
     assert {(p["model"], p["resolution"]) for p in report["plans"]} == {
-        (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
+        (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
     }
     assert all(not p["runs"] and p["peak_gb_estimate"] > 0 for p in report["plans"])
     assert "No CUDA GPU" in format_report(report)

@@ -114,3 +114,15 @@ def test_cli_generate_with_an_image_and_a_bad_one(tmp_path):
     bad = subprocess.run([*args, "--image", str(tmp_path / "bad.png")], capture_output=True, text=True,
                          env=subprocess_env(tmp_path), cwd=tmp_path, timeout=300)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not an image" in bad.stderr
+
+
+def test_the_doctor_plans_the_i2v_pair_with_its_start_video_encode():
+    from studio.gpus import GpuInfo
+    from studio.planning import choose_plan
+
+    h100 = GpuInfo(name="H100", total_gb=80, compute_capability=(9, 0))
+    i2v = {a["plan"]: a["peak_gb_estimate"] for a in choose_plan(MODELS["wan2.2-i2v-a14b"], "720P", h100).alternatives}
+    t2v = {a["plan"]: a["peak_gb_estimate"] for a in choose_plan(MODELS["wan2.2-t2v-a14b"], "720P", h100).alternatives}
+    assert i2v["expert-swap"] > t2v["expert-swap"]  # an expert streams in while the VAE encodes the start video
+    assert i2v["offload+vae-tiling"] == t2v["offload+vae-tiling"]  # tiled, the encode stays below denoising
+    assert "start video's VAE encode" in choose_plan(MODELS["wan2.2-i2v-a14b"], "480P", h100).arithmetic
