@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     presets = commands.add_parser("presets", help="list the style presets (built-in and your own)")
     presets.add_argument("--json", action="store_true")
 
+    _scene_parser(commands)
+
     hist = commands.add_parser("history", help="list past jobs, newest first")
     hist.add_argument("--limit", type=_int("limit"), default=50)
     hist.add_argument("--json", action="store_true")
@@ -89,6 +91,18 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     parser.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     parser.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+
+
+def _scene_parser(commands) -> None:
+    scene = commands.add_parser("scene", help="make a scene: shots one after another, each from the last frame of "
+                                              "the one before, stitched into one MP4")
+    scene.add_argument("file", nargs="?", help='scene .json: shared settings and "shots": [{"prompt", "frames" or '
+                                               '"duration"}]')
+    scene.add_argument("--resume", metavar="SCENE_ID", help="run a cancelled, failed or interrupted scene's missing "
+                                                            "shots (its finished shots are kept)")
+    scene.add_argument("--out", help="where to write the scene's MP4 (default: the outputs folder)")
+    scene.add_argument("--no-translate", action="store_true", help="send the prompts to the model as typed")
+    scene.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
 
 
 def _image_options(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
         logs.configure(os.environ.get("STUDIO_LOG_LEVEL") or "CRITICAL",
                        libraries=args.command in ("generate", "batch", "requeue"))
-        return {"generate": _generate, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
+        return {"generate": _generate, "scene": _scene, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
                 "history": _history, "doctor": _doctor, "presets": _presets}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -220,6 +234,49 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         print(summary["output"])
     return 0
+
+
+def _scene(args: argparse.Namespace) -> int:
+    """A scene from a file (or the rest of an earlier one): shot progress on stderr, the MP4's path or JSON."""
+    from .errors import InvalidRequest
+    from .scene import SceneEnd, parse_scene, read_scene_file, run_scene, start_scene
+
+    if bool(args.file) == bool(args.resume):
+        raise InvalidRequest("scene", args.file or args.resume, "give a scene file or --resume SCENE_ID (one of them)")
+    out = _check_out(args.out)
+    if args.file:
+        data = read_scene_file(args.file)
+        studio = _scene_studio(args, data.get("model") if isinstance(data.get("model"), str) else None)
+        if args.no_translate:
+            data.setdefault("translate", False)
+        scene_id = start_scene(studio, parse_scene(studio, data))
+    else:
+        from .service import Studio
+
+        job = Studio(_config(args)).job(args.resume)
+        studio = _scene_studio(args, job.get("model"))
+        scene_id = job["id"]
+    end = None
+    for update in run_scene(studio, scene_id, output=out):
+        if isinstance(update, SceneEnd):
+            end = update
+        elif not args.json or update.event.__class__.__name__ in ("Failed", "Notice"):
+            print(update.describe(), file=sys.stderr)
+    assert end is not None
+    if args.json:
+        print(json.dumps(end.summary, ensure_ascii=False))
+    elif end.output:
+        print(end.output)
+    if end.status != "done":
+        print(f"{end.status}: {end.message} (scene {scene_id}; finish it with `python -m studio scene --resume "
+              f"{scene_id}`)", file=sys.stderr)
+    return {"done": 0, "cancelled": EXIT_CANCELLED}.get(end.status, EXIT_FAILED)
+
+
+def _scene_studio(args: argparse.Namespace, model: str | None):
+    from .service import Studio
+
+    return Studio(_config(args, model=model, translator="none" if args.no_translate else None))
 
 
 MAX_VARIATIONS = 16
