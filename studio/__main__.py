@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true")
 
     _scene_parser(commands)
+    _extend_parser(commands)
 
     hist = commands.add_parser("history", help="list past jobs, newest first")
     hist.add_argument("--limit", type=_int("limit"), default=50)
@@ -105,6 +106,18 @@ def _scene_parser(commands) -> None:
     scene.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
 
 
+def _extend_parser(commands) -> None:
+    extend = commands.add_parser("extend", help="continue a finished job from its last frame: one MP4 of the whole")
+    extend.add_argument("job", help="the finished job (or scene) to continue")
+    extend.add_argument("--prompt", help="what happens next (default: the job's own prompt)")
+    extend.add_argument("--frames", type=_int("frames"), help="frames to add, 4k+1 (default: as many as the job's)")
+    extend.add_argument("--duration", type=float, help="seconds to add, instead of --frames")
+    extend.add_argument("--seed", type=_int("seed"), help="default: the job's seed + 1")
+    extend.add_argument("--out", help="where to write the whole MP4 (default: the outputs folder)")
+    extend.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+    extend.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
 def _image_options(parser: argparse.ArgumentParser) -> None:
     """Image-to-video: a start image and how it meets the video's size."""
     parser.add_argument("--image", help="start image (PNG, JPEG, WebP, ...): image-to-video with tiny-i2v, "
@@ -135,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
         # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
         logs.configure(os.environ.get("STUDIO_LOG_LEVEL") or "CRITICAL",
-                       libraries=args.command in ("generate", "batch", "requeue"))
-        return {"generate": _generate, "scene": _scene, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
+                       libraries=args.command in ("generate", "batch", "requeue", "scene", "extend"))
+        return {"generate": _generate, "scene": _scene, "extend": _extend, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
                 "history": _history, "doctor": _doctor, "presets": _presets}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -239,7 +252,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _scene(args: argparse.Namespace) -> int:
     """A scene from a file (or the rest of an earlier one): shot progress on stderr, the MP4's path or JSON."""
     from .errors import InvalidRequest
-    from .scene import SceneEnd, parse_scene, read_scene_file, run_scene, start_scene
+    from .scene import parse_scene, read_scene_file, start_scene
 
     if bool(args.file) == bool(args.resume):
         raise InvalidRequest("scene", args.file or args.resume, "give a scene file or --resume SCENE_ID (one of them)")
@@ -256,11 +269,38 @@ def _scene(args: argparse.Namespace) -> int:
         job = Studio(_config(args)).job(args.resume)
         studio = _scene_studio(args, job.get("model"))
         scene_id = job["id"]
+    return _run_scene(args, studio, scene_id, out)
+
+
+def _extend(args: argparse.Namespace) -> int:
+    from .errors import InvalidRequest
+    from .extend import extension
+    from .scene import start_scene
+    from .service import Studio
+
+    if args.frames is not None and args.duration is not None:
+        raise InvalidRequest("duration", args.duration, "give --frames or --duration, not both")
+    out = _check_out(args.out)
+    job = Studio(_config(args)).job(args.job)
+    studio = _scene_studio(args, job.get("model"))
+    settings = {"translate": False} if args.no_translate else None
+    scene = extension(studio, job["id"], prompt=args.prompt, frames=args.frames, duration=args.duration,
+                      seed=args.seed, settings=settings)
+    scene_id = start_scene(studio, scene, title=f"extension of {job['id']}: {scene.shots[-1].prompt}")
+    return _run_scene(args, studio, scene_id, out)
+
+
+def _run_scene(args: argparse.Namespace, studio, scene_id: str, out: Path | None) -> int:
+    """Run a recorded scene here: shot progress on stderr, then the MP4's path or the JSON summary."""
+    from .events import Cancelled, Failed, Notice, Progress
+    from .scene import SceneEnd, run_scene
+
     end = None
     for update in run_scene(studio, scene_id, output=out):
         if isinstance(update, SceneEnd):
             end = update
-        elif not args.json or update.event.__class__.__name__ in ("Failed", "Notice"):
+        elif isinstance(update.event, (Notice, Failed, Cancelled)) or (isinstance(update.event, Progress)
+                                                                       and not args.json):
             print(update.describe(), file=sys.stderr)
     assert end is not None
     if args.json:
