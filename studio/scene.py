@@ -280,13 +280,22 @@ def run_scene(
         if reused is not None:
             frames = video.read_frames(Path(reused))
         else:
-            for attempt in range(1 + retries):
+            for _ in range(1 + retries):
                 request = shot_request(studio, scene, shot, image, sha, user=user)
                 job_id = studio.submit(request, user=user, batch_id=f"scene-{scene_id}",
                                        batch_key=f"shot-{index + 1}", parent_id=scene_id)
-                for event in _shot_events(studio, job_id, scene_id, cancel):
-                    yield SceneUpdate(scene_id, index + 1, total, event)
-                    ending = event
+                events = _shot_events(studio, job_id, scene_id, cancel)
+                try:
+                    for event in events:
+                        yield SceneUpdate(scene_id, index + 1, total, event)
+                        ending = event
+                except GeneratorExit:  # the page or client went away: as a cancel, keeping what finished
+                    studio.cancel(job_id)
+                    for _ in events:  # to the shot's end (after its current step), so it is recorded as cancelled
+                        pass
+                    _end(studio, scene_id, scene, finished, report, "cancelled",
+                         f"shot {index + 1} stopped: the page or client went away", output, started)
+                    raise
                 if isinstance(ending, Done):
                     frames = video.read_frames(Path(ending.output))
                     break

@@ -97,6 +97,19 @@ def test_cancel_during_shot_2_keeps_shot_1_and_its_stitched_video(tmp_path):
     assert parent["status"] == "cancelled" and parent["output"] == end.output
 
 
+def test_a_scene_whose_follower_goes_away_ends_cancelled_with_what_finished(tmp_path):
+    studio = _studio(tmp_path)
+    scene_id = _scene(studio)
+    updates = run_scene(studio, scene_id)
+    for update in updates:
+        if update.shot == 2:
+            break
+    updates.close()
+    parent = studio.history.get(scene_id)
+    assert parent["status"] == "cancelled" and _h264_frames(parent["output"]) == 5
+    assert [s["status"] for s in scene_shots(studio, scene_id)] == ["done", "cancelled"]
+
+
 def test_a_failed_shot_is_retried_without_redoing_the_others(tmp_path):
     def fail():
         raise RuntimeError("a flaky GPU (test)")
