@@ -240,6 +240,9 @@ class Studio:
     def requeue(self, job_id: str, *, user: str | None = None) -> str:
         """Queue an interrupted, failed or cancelled job again with its own settings and seed."""
         job = self.job(job_id, user=user)
+        if "scene" in (job.get("request") or {}):  # its shots are jobs; the scene itself resumes, never queues
+            raise InvalidRequest("job", job["id"], "it is a scene. Fix: resume it with `python -m studio scene "
+                                 f"--resume {job['id']}` (its finished shots are kept)")
         if not self.queue.requeue(job["id"]):
             raise InvalidRequest("job", job["id"], f"it is {job['status']}; only interrupted, failed or cancelled "
                                  "jobs can be queued again. Fix: use Re-run for a finished job")

@@ -139,6 +139,8 @@ def test_a_failed_scene_resumes_with_its_finished_shots_kept(tmp_path):
     assert resumed.summary["shots"][0]["reused"] is True
     with pytest.raises(InvalidRequest, match="done already"):
         next(run_scene(studio, scene_id))
+    with pytest.raises(InvalidRequest, match="it is a scene. Fix: resume it"):
+        studio.requeue(scene_id)
 
 
 @pytest.mark.parametrize("scene, words", [
