@@ -243,8 +243,8 @@ def _image(spec: ModelSpec, value: Any) -> str | None:
     if value is None or value == "":
         if spec.image == "required":
             other = f"; for text-to-video use {spec.partner}" if spec.partner else ""
-            raise InvalidRequest("image", None, f"{spec.name} makes video from a start image: give one "
-                                 f"(--image FILE){other}")
+            raise InvalidRequest("image", None, f"{spec.name} makes video from a start image: give one (--image FILE, or "
+                                 f"the page's Scenes tab and its /scene API){other}")
         return None
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidRequest("image", _shown(value), "give the path of an image file")
