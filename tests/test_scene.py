@@ -180,3 +180,18 @@ def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path):
                          cwd=tmp_path, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not valid JSON" in bad.stderr
     assert read_scene_file(tmp_path / "scene.json")["image"] == str(tmp_path / "start.png")
+
+
+def test_presets_and_the_language_setting_apply_to_each_shot(tmp_path):
+    from studio.scene import shot_request
+
+    studio = _studio(tmp_path)
+    shots = [{"prompt": "a fox", "frames": 5}, {"prompt": "the fox runs", "frames": 5, "preset": "noir"}]
+    scene = parse_scene(studio, {**SHARED, "preset": "cinematic", "translate": True, "shots": shots})
+    first = shot_request(studio, scene, scene.shots[0], None)
+    from studio.images import store_frame
+
+    frame = store_frame(np.zeros((256, 256, 3), np.uint8), tmp_path / "outputs" / "images")
+    second = shot_request(studio, scene, scene.shots[1], frame.path, frame.sha256)
+    assert (first.preset, second.preset) == ("cinematic", "noir") and first.translate and second.translate
+    assert (first.model, second.model) == ("tiny", "tiny-i2v") and second.seed == first.seed + 1
