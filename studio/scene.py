@@ -335,10 +335,11 @@ def _finished_output(studio: "Studio", job_id: str | None) -> str | None:
 
 
 def _shot_events(studio: "Studio", job_id: str, scene_id: str, cancel: threading.Event) -> Iterator[Event]:
-    """A queued shot's events to its end: run here when no worker takes it (the CLI), else followed. A cancel
-    of the scene (the flag, or `cancel SCENE_ID` from another process) stops the shot after its current step."""
+    """A queued shot's events to its end: run here when this studio has no workers (the CLI), else followed while
+    a worker runs it (in its own process and GPU). A cancel of the scene (the flag, or `cancel SCENE_ID` from
+    another process) stops the shot after its current step."""
     asked, checked = False, 0.0
-    events = studio.drive(job_id)
+    events = studio.drive(job_id) if studio.workers is None else iter(())
     first = next(events, None)
     source = _chain(first, events) if first is not None else studio.follow(job_id)
     for event in source:
