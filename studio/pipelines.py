@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from .memory import MemoryPlan, get_plan
+from .memory import SHAREABLE, MemoryPlan, get_plan, hand_over
 from .models import SHARED_PARTS, ModelSpec, load_pipeline, resolve_model
 
 
@@ -54,9 +54,9 @@ class PipelineStore(OneLoaded):
     """Loads a model's pipeline in this process and places it as its memory plan says.
 
     A switch between models with the same text encoder and VAE (T2V-A14B <-> I2V-A14B, tiny <-> tiny-i2v)
-    keeps those (about 12 GB of umT5-XXL and VAE for A14B) and loads only the experts, when both sides are
-    `resident`: that placement is a plain `.to(device)`, so handing the modules on leaves no hook of the old
-    plan on them. Other plans attach offload or swap hooks to the text encoder; there everything reloads.
+    keeps those (about 12 GB of umT5-XXL and VAE for A14B) and loads only the experts, when both plans are
+    `resident` or `expert-swap` (memory.hand_over takes the old plan's hooks off). Group offload hooks the text
+    encoder layer by layer; from or to an `offload` plan everything reloads.
     """
 
     def __init__(self) -> None:
@@ -68,7 +68,8 @@ class PipelineStore(OneLoaded):
             return
         old_spec, old_pipe, old_plan = self._loaded
         spec = resolve_model(model)[0]
-        if spec.encoders and spec.encoders == old_spec.encoders and old_plan.placement == plan.placement == "resident":
+        if spec.encoders and spec.encoders == old_spec.encoders and {old_plan.placement, plan.placement} <= set(SHAREABLE):
+            hand_over(old_pipe.text_encoder, old_pipe.vae)
             self._shared = {part: getattr(old_pipe, part) for part in SHARED_PARTS}
 
     def _load(self, model: str, plan: MemoryPlan) -> tuple[ModelSpec, Any, MemoryPlan]:

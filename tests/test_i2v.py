@@ -87,8 +87,21 @@ def test_switching_t2v_and_i2v_keeps_the_text_encoder_and_vae():
     assert i2v.text_encoder is t2v.text_encoder and i2v.vae is t2v.vae and i2v.transformer is not t2v.transformer
     _, five, _ = store.get("tiny-5b", PLANS["resident"])
     assert five.vae is not i2v.vae  # another VAE: loaded anew
-    _, again, _ = store.get("tiny", PLANS["expert-swap"])
+    _, again, _ = store.get("tiny", PLANS["offload"])
     assert again.text_encoder is not five.text_encoder
+
+
+def test_a_switch_under_expert_swap_keeps_the_encoders_and_both_models_run(tmp_path):
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    image = str(_image(tmp_path / "a.png", 1))
+    kept = []
+    for model, plan, start in (("tiny", "expert-swap", None), ("tiny-i2v", "expert-swap", image),
+                               ("tiny", "resident", None), ("tiny-i2v", "expert-swap+vae-tiling", image)):
+        _run(studio, studio.request("a cat", model=model, image=start, memory_plan=plan, **SETTINGS))
+        _, pipe, _ = studio.pipelines.get(model, plan)
+        kept.append((pipe.text_encoder, pipe.vae))
+    assert all(encoder is kept[0][0] and vae is kept[0][1] for encoder, vae in kept)
+    assert kept[-1][1].use_tiling and not kept[2][1].use_tiling  # tiled only while a plan says so
 
 
 def test_an_i2v_diffusers_folder_is_recognised(tmp_path):
