@@ -120,7 +120,8 @@ def _extend_parser(commands) -> None:
 
 def _image_options(parser: argparse.ArgumentParser) -> None:
     """Image-to-video: a start image and how it meets the video's size."""
-    parser.add_argument("--image", help="start image (PNG, JPEG, WebP, ...): image-to-video with tiny-i2v, "
+    parser.add_argument("--image", help="start image (PNG, JPEG, WebP, ...), or JOB[:FRAME] for a frame of a past "
+                                        "job's video (default its last): image-to-video with tiny-i2v, "
                                         "wan2.2-i2v-a14b, tiny-5b or wan2.2-ti2v-5b")
     parser.add_argument("--fit", choices=("crop", "pad"), dest="image_fit",
                         help="crop: fill the frame, cut the overflow (default); pad: keep it whole, black bars")

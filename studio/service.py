@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import secrets
 import shutil
 import sqlite3
@@ -36,8 +37,8 @@ from .errors import InvalidRequest, NotYours, OutOfMemory, StorageError, StudioE
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
 from .fanout import Fanout
 from .folderlock import FolderLock
-from .history import ACTIVE, History
-from .images import prepare_image
+from .history import ACTIVE, JOB_ID_PATTERN, History
+from .images import prepare_image, store_frame
 from .jobqueue import Estimator, JobQueue, tail_seconds
 from .recovery import recover
 from .language import LanguageLayer
@@ -399,8 +400,25 @@ class Studio:
         folder = Path(self.config.outputs) / "images"
         if request.image_sha256 and Path(request.image) == folder / f"{request.image_sha256}.png":
             return request
-        stored = prepare_image(request.image, folder, request.width, request.height, request.image_fit)
+        source = self._job_frame(request.image, folder) or request.image
+        stored = prepare_image(source, folder, request.width, request.height, request.image_fit)
         return replace(request, image=stored.path, image_sha256=stored.sha256)
+
+    def _job_frame(self, image: str, folder: Path) -> str | None:
+        """`JOB` or `JOB:FRAME` (from 0; negative counts from the end; default the last) as a start image: that
+        frame of a finished job's video, stored; None when `image` is not a job id (a file path)."""
+        match = re.fullmatch(rf"({JOB_ID_PATTERN})(?::(-?[0-9]+))?", str(image).strip())
+        if match is None or Path(image).exists():
+            return None
+        job = self.job(match[1])
+        if not job.get("output") or not Path(job["output"]).is_file():
+            raise InvalidRequest("image", image, f"job {job['id']} has no video ({job['status']}). Fix: pick a "
+                                 "finished job, or give an image file")
+        frames = video.read_frames(Path(job["output"]))
+        index = int(match[2]) if match[2] is not None else -1
+        if not -len(frames) <= index < len(frames):
+            raise InvalidRequest("image", image, f"that video has frames 0 to {len(frames) - 1}")
+        return store_frame(frames[index], folder).path
 
     def prepare_prompt(
         self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None

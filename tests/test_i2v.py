@@ -139,3 +139,17 @@ def test_the_doctor_plans_the_i2v_pair_with_its_start_video_encode():
     assert i2v["expert-swap"] > t2v["expert-swap"]  # an expert streams in while the VAE encodes the start video
     assert i2v["offload+vae-tiling"] == t2v["offload+vae-tiling"]  # tiled, the encode stays below denoising
     assert "start video's VAE encode" in choose_plan(MODELS["wan2.2-i2v-a14b"], "480P", h100).arithmetic
+
+
+def test_a_frame_of_a_past_job_is_a_start_image(tmp_path):
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    done = _run(studio, studio.request("a cat", **SETTINGS))
+    request = studio.request("the cat jumps", model="tiny-i2v", image=f"{done['job_id']}:2", **SETTINGS)
+    assert np.array_equal(np.asarray(Image.open(request.image)), _frames(done["output"])[2])
+    last = studio.request("the cat jumps", model="tiny-i2v", image=done["job_id"], **SETTINGS)
+    assert np.array_equal(np.asarray(Image.open(last.image)), _frames(done["output"])[-1])
+    with pytest.raises(InvalidRequest, match="frames 0 to 4"):
+        studio.request("x", model="tiny-i2v", image=f"{done['job_id']}:9", **SETTINGS)
+    queued = studio.submit(studio.request("a dog", **SETTINGS))
+    with pytest.raises(InvalidRequest, match="has no video"):
+        studio.request("x", model="tiny-i2v", image=queued, **SETTINGS)
