@@ -24,8 +24,8 @@ from ..service import Studio
 from . import formatting as fmt
 from .jobs import refused, requester
 
-DEFAULT_SHOTS = [["A red fox trots through fresh snow at dawn, wide shot", 5.0],
-                 ["The fox stops and looks at the camera, close-up", 5.0]]
+SHOT_PROMPTS = ("A red fox trots through fresh snow at dawn, wide shot",
+                "The fox stops and looks at the camera, close-up")
 
 
 @dataclass
@@ -43,7 +43,8 @@ def build(studio: Studio) -> SceneTab:
                                                                   studio.spec_for(name).default_size)})
     with gr.Row(equal_height=False, elem_id="scene_row"):
         with gr.Column(scale=5, min_width=340):
-            shots = gr.Dataframe(value=DEFAULT_SHOTS, headers=["prompt", "seconds"], datatype=["str", "number"],
+            seconds = round(studio.spec.default_frames / studio.spec.fps, 2)  # one default clip a shot
+            shots = gr.Dataframe(value=[[prompt, seconds] for prompt in SHOT_PROMPTS], headers=["prompt", "seconds"], datatype=["str", "number"],
                                  column_count=2, interactive=True, label="Shots (one row a shot; add rows to add shots)",
                                  elem_id="scene_shots")
             image = gr.Image(type="filepath", label="Start image (optional: the first shot starts from it)",
@@ -66,7 +67,7 @@ def build(studio: Studio) -> SceneTab:
                 with gr.Row():
                     extend_prompt = gr.Textbox(label="What happens next (empty: the same prompt)", scale=3,
                                                elem_id="extend_prompt")
-                    extend_seconds = gr.Number(value=5.0, label="Seconds", scale=1, elem_id="extend_seconds")
+                    extend_seconds = gr.Number(value=seconds, label="Seconds", scale=1, elem_id="extend_seconds")
                 extend = gr.Button("Extend", elem_id="extend")
         with gr.Column(scale=6, min_width=340):
             status = gr.HTML(fmt.status_html("Ready."), elem_id="scene_status")
