@@ -80,39 +80,44 @@ def _materialize(module: torch.nn.Module, fp32_names: tuple[str, ...] = ()) -> t
 class Weights:
     """Random full-size weights, built once, pinned, and shared by the pipelines of every plan."""
 
-    def __init__(self) -> None:
+    def __init__(self, spec=A14B, expert_config: dict | None = None) -> None:
         from accelerate import init_empty_weights
         from diffusers import WanTransformer3DModel
         from transformers import UMT5Config, UMT5EncoderModel
 
+        self.spec, self.expert_config = spec, expert_config or EXPERT_CONFIG
         started = time.perf_counter()
         with init_empty_weights():
-            experts = [WanTransformer3DModel(**EXPERT_CONFIG) for _ in range(2)]
+            experts = [WanTransformer3DModel(**self.expert_config) for _ in range(2)]
             encoder = UMT5EncoderModel(UMT5Config(**UMT5_CONFIG))
         self.experts = [_materialize(e, _FP32).state_dict() for e in experts]
         self.encoder = _materialize(encoder).state_dict()
         self.seconds = time.perf_counter() - started
 
     def pipeline(self):
-        """A fresh WanPipeline over the shared weights (a plan may hook, cast or move its own copy freely)."""
+        """A fresh WanPipeline (WanImageToVideoPipeline for I2V) over the shared weights (a plan may hook, cast or
+        move its own copy freely)."""
         from accelerate import init_empty_weights
-        from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+        from diffusers import (
+            AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel,
+        )
         from transformers import UMT5Config, UMT5EncoderModel
 
         from studio.tiny import tiny_tokenizer
 
         with init_empty_weights():
-            experts = [WanTransformer3DModel(**EXPERT_CONFIG) for _ in range(2)]
+            experts = [WanTransformer3DModel(**self.expert_config) for _ in range(2)]
             encoder = UMT5EncoderModel(UMT5Config(**UMT5_CONFIG))
         for expert, state in zip(experts, self.experts):
             expert.load_state_dict(state, assign=True)
         encoder.load_state_dict(self.encoder, assign=True, strict=False)  # tied embeddings appear once
         encoder.tie_weights()
         scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
-                                            flow_shift=A14B.flow_shift)
-        return WanPipeline(
+                                            flow_shift=self.spec.flow_shift)
+        pipeline_class = WanImageToVideoPipeline if self.spec.image == "required" else WanPipeline
+        return pipeline_class(
             tokenizer=tiny_tokenizer(), text_encoder=encoder.eval(), vae=AutoencoderKLWan().eval(), scheduler=scheduler,
-            transformer=experts[0].eval(), transformer_2=experts[1].eval(), boundary_ratio=A14B.boundary_ratio,
+            transformer=experts[0].eval(), transformer_2=experts[1].eval(), boundary_ratio=self.spec.boundary_ratio,
         )
 
 

@@ -36,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--variations", type=_int("variations"),
                      help="queue 1-16 videos that differ only in seed (--seed, --seed+1, ... or random), run them here")
     gen.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+    _image_options(gen)
 
     batch = commands.add_parser("batch", help="queue and run a video for every row of a .txt, .csv or .jsonl file")
     batch.add_argument("file", help=".txt (a prompt a line), .csv (header of settings) or .jsonl (an object a line)")
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
     loras = commands.add_parser("loras", help="list the LoRA library ($STUDIO_LORAS or loras/ under the outputs)")
     loras.add_argument("--json", action="store_true")
+    _scene_parser(commands)
+    _extend_parser(commands)
 
     hist = commands.add_parser("history", help="list past jobs, newest first")
     hist.add_argument("--limit", type=_int("limit"), default=50)
@@ -70,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _request_options(parser: argparse.ArgumentParser) -> None:
     """The settings of a job: generate's own, and every row's defaults in a batch."""
-    parser.add_argument("--model", help="tiny, tiny-5b, wan2.2-t2v-a14b, wan2.2-ti2v-5b, a model id or a folder")
+    parser.add_argument("--model", help="tiny, tiny-5b, tiny-i2v, wan2.2-t2v-a14b, wan2.2-i2v-a14b, wan2.2-ti2v-5b, "
+                                               "a model id or a folder")
     parser.add_argument("--negative-prompt")
     parser.add_argument("--preset", help="apply a preset's style and settings (see `presets`)")
     parser.add_argument("--width", type=_int("width"))
@@ -94,6 +98,43 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
                         help="apply a LoRA of the library (repeatable); STRENGTH_LOW: the low-noise expert's own")
 
 
+def _scene_parser(commands) -> None:
+    scene = commands.add_parser("scene", help="make a scene: shots one after another, each from the last frame of "
+                                              "the one before, stitched into one MP4")
+    scene.add_argument("file", nargs="?", help='scene .json: shared settings and "shots": [{"prompt", "frames" or '
+                                               '"duration"}]')
+    scene.add_argument("--resume", metavar="SCENE_ID", help="run a cancelled, failed or interrupted scene's missing "
+                                                            "shots (its finished shots are kept)")
+    scene.add_argument("--out", help="where to write the scene's MP4 (default: the outputs folder)")
+    scene.add_argument("--no-translate", action="store_true", help="send the prompts to the model as typed")
+    scene.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
+def _extend_parser(commands) -> None:
+    extend = commands.add_parser("extend", help="continue a finished job from its last frame: one MP4 of the whole")
+    extend.add_argument("job", help="the finished job (or scene) to continue")
+    extend.add_argument("--prompt", help="what happens next (default: the job's own prompt)")
+    extend.add_argument("--frames", type=_int("frames"), help="frames to add, 4k+1 (default: as many as the job's)")
+    extend.add_argument("--duration", type=float, help="seconds to add, instead of --frames")
+    extend.add_argument("--seed", type=_int("seed"), help="default: the job's seed + 1")
+    extend.add_argument("--out", help="where to write the whole MP4 (default: the outputs folder)")
+    extend.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")
+    extend.add_argument("--json", action="store_true", help="print one JSON summary on stdout")
+
+
+def _image_options(parser: argparse.ArgumentParser) -> None:
+    """Image-to-video: a start image and how it meets the video's size."""
+    parser.add_argument("--image", help="start image (PNG, JPEG, WebP, ...), or JOB[:FRAME] for a frame of a past "
+                                        "job's video (default its last): image-to-video with tiny-i2v, "
+                                        "wan2.2-i2v-a14b, tiny-5b or wan2.2-ti2v-5b")
+    parser.add_argument("--fit", choices=("crop", "pad"), dest="image_fit",
+                        help="crop: fill the frame, cut the overflow (default); pad: keep it whole, black bars")
+
+
+def _image_settings(args: argparse.Namespace) -> dict[str, Any]:
+    return {"image": getattr(args, "image", None), "image_fit": getattr(args, "image_fit", None)}
+
+
 def _int(name: str):
     def parse(text: str) -> int:
         try:
@@ -112,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stderr is the user's here: every failure reaches them as one "error:" line (a crash's traceback is kept
         # in the history), so logs are off unless STUDIO_LOG_LEVEL asks for them.
         logs.configure(os.environ.get("STUDIO_LOG_LEVEL") or "CRITICAL",
-                       libraries=args.command in ("generate", "batch", "requeue"))
-        return {"generate": _generate, "batch": _batch, "jobs": _jobs, "cancel": _cancel, "requeue": _requeue,
-                "history": _history, "doctor": _doctor, "presets": _presets,
+                       libraries=args.command in ("generate", "batch", "requeue", "scene", "extend"))
+        return {"generate": _generate, "scene": _scene, "extend": _extend, "batch": _batch, "jobs": _jobs,
+                "cancel": _cancel, "requeue": _requeue, "history": _history, "doctor": _doctor, "presets": _presets,
                 "loras": _loras}[args.command](args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -183,7 +224,7 @@ def _generate(args: argparse.Namespace) -> int:
         _check_variations(args)
     out = _check_out(args.out)
     studio = _studio(args)
-    settings = _settings(args)
+    settings = {**_settings(args), **_image_settings(args)}
     request = studio.request(args.prompt, translate=not args.no_translate, **settings)
     cleaned = cleaning_notice(args.prompt, request.prompt)
     if cleaned:
@@ -212,6 +253,76 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         print(summary["output"])
     return 0
+
+
+def _scene(args: argparse.Namespace) -> int:
+    """A scene from a file (or the rest of an earlier one): shot progress on stderr, the MP4's path or JSON."""
+    from .errors import InvalidRequest
+    from .scene import parse_scene, read_scene_file, start_scene
+
+    if bool(args.file) == bool(args.resume):
+        raise InvalidRequest("scene", args.file or args.resume, "give a scene file or --resume SCENE_ID (one of them)")
+    out = _check_out(args.out)
+    if args.file:
+        data = read_scene_file(args.file)
+        studio = _scene_studio(args, data.get("model") if isinstance(data.get("model"), str) else None)
+        if args.no_translate:
+            data.setdefault("translate", False)
+        scene_id = start_scene(studio, parse_scene(studio, data))
+    else:
+        from .service import Studio
+
+        job = Studio(_config(args)).job(args.resume)
+        studio = _scene_studio(args, job.get("model"))
+        scene_id = job["id"]
+    return _run_scene(args, studio, scene_id, out)
+
+
+def _extend(args: argparse.Namespace) -> int:
+    from .errors import InvalidRequest
+    from .extend import extension
+    from .scene import start_scene
+    from .service import Studio
+
+    if args.frames is not None and args.duration is not None:
+        raise InvalidRequest("duration", args.duration, "give --frames or --duration, not both")
+    out = _check_out(args.out)
+    job = Studio(_config(args)).job(args.job)
+    studio = _scene_studio(args, job.get("model"))
+    settings = {"translate": False} if args.no_translate else None
+    scene = extension(studio, job["id"], prompt=args.prompt, frames=args.frames, duration=args.duration,
+                      seed=args.seed, settings=settings)
+    scene_id = start_scene(studio, scene, title=f"extension of {job['id']}: {scene.shots[-1].prompt}")
+    return _run_scene(args, studio, scene_id, out)
+
+
+def _run_scene(args: argparse.Namespace, studio, scene_id: str, out: Path | None) -> int:
+    """Run a recorded scene here: shot progress on stderr, then the MP4's path or the JSON summary."""
+    from .events import Cancelled, Failed, Notice, Progress
+    from .scene import SceneEnd, run_scene
+
+    end = None
+    for update in run_scene(studio, scene_id, output=out):
+        if isinstance(update, SceneEnd):
+            end = update
+        elif isinstance(update.event, (Notice, Failed, Cancelled)) or (isinstance(update.event, Progress)
+                                                                       and not args.json):
+            print(update.describe(), file=sys.stderr)
+    assert end is not None
+    if args.json:
+        print(json.dumps(end.summary, ensure_ascii=False))
+    elif end.output:
+        print(end.output)
+    if end.status != "done":
+        print(f"{end.status}: {end.message} (scene {scene_id}; finish it with `python -m studio scene --resume "
+              f"{scene_id}`)", file=sys.stderr)
+    return {"done": 0, "cancelled": EXIT_CANCELLED}.get(end.status, EXIT_FAILED)
+
+
+def _scene_studio(args: argparse.Namespace, model: str | None):
+    from .service import Studio
+
+    return Studio(_config(args, model=model, translator="none" if args.no_translate else None))
 
 
 MAX_VARIATIONS = 16

@@ -2,7 +2,7 @@
 tab, and the model the studio runs by default.
 
 The report puts what studio.gpus reads (or a card described with --assume-gpu) through
-studio.planning's arithmetic for both real models at 480P and 720P; `format_report` writes it for
+studio.planning's arithmetic for the real models (T2V, I2V, TI2V) at 480P and 720P; `format_report` writes it for
 people. Its JSON schema is in DESIGN.md.
 """
 
@@ -15,14 +15,17 @@ from .models import MODELS, ModelSpec, is_cached
 from .planning import RESOLUTIONS, choose_plan, resolution_size
 
 
+DOCTOR_MODELS = ("wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b")
+
+
 def doctor_report(assume_gpu: str | None = None, measure: bool = True) -> dict[str, Any]:
-    """{"gpus": [...], "plans": [...]} for both real models at 480P and 720P (schema in DESIGN.md)."""
+    """{"gpus": [...], "plans": [...]} for the real models at 480P and 720P (schema in DESIGN.md)."""
     gpus = [parse_assume_gpu(assume_gpu)] if assume_gpu else detect_gpus(measure)
     host_gb = host_memory_gb()
     report: dict[str, Any] = {"gpus": [gpu.to_dict() for gpu in gpus], "host_memory_gb": host_gb and round(host_gb, 1),
                               "plans": []}
     target = gpus[0] if gpus else None
-    for name in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b"):
+    for name in DOCTOR_MODELS:
         spec = MODELS[name]
         for resolution in RESOLUTIONS:
             width, height = resolution_size(spec, resolution)

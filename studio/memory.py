@@ -93,6 +93,21 @@ def _auto(spec: ModelSpec | None, size: tuple[int, int] | None, frames: int | No
     return get_plan(choice.plan or "offload+fp8+vae-tiling")
 
 
+SHAREABLE = ("resident", "expert-swap")  # placements that let go of a text encoder and VAE another pipeline keeps
+
+
+def hand_over(text_encoder: torch.nn.Module, vae: torch.nn.Module) -> None:
+    """Free a text encoder and VAE of their plan, for the next pipeline's plan to place (a T2V <-> I2V switch keeps
+    them). Under `resident` they are plain modules already; expert-swap's hooks come off (between jobs its
+    weights are the pinned host copies, which the next swap takes as they are). Tiling is off until the next
+    plan asks for it."""
+    for module in [*text_encoder.modules(), *vae.modules()]:
+        registry = getattr(module, "_diffusers_hook", None)
+        if registry is not None:
+            registry.remove_hook(_HOOK, recurse=False)
+    vae.disable_tiling()
+
+
 def _compute_on(pipe, device: torch.device) -> None:
     """Tell the pipeline where it computes. diffusers infers it from where the first model's weights
     are, which under expert-swap is the CPU between uses: latents, timesteps and token ids would be

@@ -31,7 +31,7 @@ log = logging.getLogger("studio.metrics")
 # Timing keys of a job summary that are phases (RunResult.timings plus the service's language/encode).
 PHASES = ("language", "text", "denoise", "decode", "encode")
 MODES = ("quality", "turbo", "fast")
-MODEL_NAMES = ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "tiny", "tiny-5b", "tiny-i2v")
+MODEL_NAMES = ("wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b", "tiny", "tiny-5b", "tiny-i2v")
 LANGUAGES = ("zh", "en", "ja", "ko", "fr", "de", "es", "ru", "it", "pt", "und")
 BACKENDS = ("marian", "m2m100", "qwen", "none", "tiny", "edited")
 OOM_NOTICE = "out of GPU memory"  # how the service's fallback notice starts (Studio._fall_back)

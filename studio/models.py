@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import ModelUnavailable
 
@@ -49,19 +50,34 @@ class ModelSpec:
     tiny: bool = False
     negative_prompt: str = OFFICIAL_NEGATIVE_PROMPT
     notes: tuple[str, ...] = field(default_factory=tuple)
+    image: str = "none"  # a start image: "none" (text only), "optional" (TI2V) or "required" (I2V)
+    partner: str | None = None  # the model of the same family for the other mode (T2V <-> I2V)
+    encoders: str = ""  # models with the same value load identical text encoder and VAE weights (shared on a switch)
 
     @property
     def two_experts(self) -> bool:
         return self.boundary_ratio is not None
+
+    def for_image(self, with_image: bool) -> str:
+        """The model of this family that runs a shot with (or without) a start image."""
+        fits = self.image != "none" if with_image else self.image != "required"
+        if fits or self.partner is None:
+            return self.name
+        return self.partner
 
 
 _A14B = dict(
     latent_channels=16, official_sizes=A14B_SIZES, size_multiple=16, max_frames=81, fps=16, steps=40,
     guidance_scale=4.0, guidance_scale_2=3.0, flow_shift=12.0, boundary_ratio=0.875,
 )
+# Wan2.2 I2V-A14B: the T2V-A14B layout with the start image's latents and a mask concatenated to the input
+# (36 channels in), no image encoder; the official config switches experts at 0.900, shift 5.0, guidance 3.5/3.5.
+_I2V = {**_A14B, "guidance_scale": 3.5, "guidance_scale_2": 3.5, "flow_shift": 5.0, "boundary_ratio": 0.9,
+        "image": "required"}
 _TI2V = dict(
     latent_channels=48, official_sizes=TI2V_SIZES, size_multiple=32, max_frames=121, fps=24, steps=50,
     guidance_scale=5.0, guidance_scale_2=None, flow_shift=5.0, boundary_ratio=None, max_pixels=1280 * 704,
+    image="optional",
 )
 
 MODELS: dict[str, ModelSpec] = {
@@ -70,14 +86,27 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(
             name="wan2.2-t2v-a14b", title="Wan2.2 T2V A14B (two 14B experts)",
             repo_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers", default_size=(1280, 720), default_frames=81, **_A14B,
+            partner="wan2.2-i2v-a14b", encoders="umt5-xxl+wan2.1-vae",
+        ),
+        ModelSpec(
+            name="wan2.2-i2v-a14b", title="Wan2.2 I2V A14B (image to video, two 14B experts)",
+            repo_id="Wan-AI/Wan2.2-I2V-A14B-Diffusers", default_size=(1280, 720), default_frames=81, **_I2V,
+            partner="wan2.2-t2v-a14b", encoders="umt5-xxl+wan2.1-vae",
         ),
         ModelSpec(
             name="wan2.2-ti2v-5b", title="Wan2.2 TI2V 5B (fits a 24 GB card)",
             repo_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers", default_size=(1280, 704), default_frames=121, **_TI2V,
+            encoders="umt5-xxl+wan2.2-vae",
         ),
         ModelSpec(
             name="tiny", title="tiny (A14B layout, random weights: for tests and demos)", repo_id=None,
             default_size=(832, 480), default_frames=9, tiny=True, **{**_A14B, "steps": 4},
+            partner="tiny-i2v", encoders="tiny",
+        ),
+        ModelSpec(
+            name="tiny-i2v", title="tiny-i2v (I2V-A14B layout, random weights: image to video)", repo_id=None,
+            default_size=(832, 480), default_frames=9, tiny=True, **{**_I2V, "steps": 4},
+            partner="tiny", encoders="tiny",
         ),
         ModelSpec(
             name="tiny-5b", title="tiny-5b (TI2V-5B layout, random weights)", repo_id=None,
@@ -87,6 +116,7 @@ MODELS: dict[str, ModelSpec] = {
 }
 ALIASES = {
     "a14b": "wan2.2-t2v-a14b", "t2v-a14b": "wan2.2-t2v-a14b", "Wan-AI/Wan2.2-T2V-A14B-Diffusers": "wan2.2-t2v-a14b",
+    "i2v-a14b": "wan2.2-i2v-a14b", "Wan-AI/Wan2.2-I2V-A14B-Diffusers": "wan2.2-i2v-a14b",
     "5b": "wan2.2-ti2v-5b", "ti2v-5b": "wan2.2-ti2v-5b", "Wan-AI/Wan2.2-TI2V-5B-Diffusers": "wan2.2-ti2v-5b",
 }
 
@@ -132,12 +162,14 @@ def spec_for_folder(path: Path) -> ModelSpec:
         raise ModelUnavailable(
             f"{index} is not valid JSON ({exc}). Fix: download the model again; the file is damaged."
         ) from None
-    if config.get("_class_name") not in ("WanPipeline", None):
+    if config.get("_class_name") not in ("WanPipeline", "WanImageToVideoPipeline", None):
         raise ModelUnavailable(
-            f"{index} describes a {config.get('_class_name')}, not a WanPipeline. "
-            "Fix: use a Wan2.2 text-to-video Diffusers folder."
+            f"{index} describes a {config.get('_class_name')}, not a WanPipeline or WanImageToVideoPipeline. "
+            "Fix: use a Wan2.2 Diffusers folder (T2V-A14B, I2V-A14B or TI2V-5B)."
         )
     _refuse_pickle_only(path)
+    if config.get("_class_name") == "WanImageToVideoPipeline" and not config.get("expand_timesteps"):
+        return MODELS["wan2.2-i2v-a14b"]
     if config.get("expand_timesteps"):
         return MODELS["wan2.2-ti2v-5b"]
     if config.get("transformer_2") and config.get("transformer_2")[0] is not None:
@@ -167,28 +199,36 @@ def is_cached(repo_id: str, filename: str = "model_index.json") -> bool:
     return isinstance(found, str)
 
 
-def load_pipeline(name_or_path: str, *, dtype=None):
-    """Build a WanPipeline on the CPU; memory plans move it to the GPU afterwards.
+SHARED_PARTS = ("tokenizer", "text_encoder", "vae")
+
+
+def load_pipeline(name_or_path: str, *, dtype=None, shared: dict[str, Any] | None = None):
+    """Build a WanPipeline (WanImageToVideoPipeline for I2V-A14B) on the CPU; memory plans move it to the GPU
+    afterwards. `shared`: the tokenizer, text encoder and VAE of a loaded model with the same `encoders`,
+    used as they are instead of loading them again (a T2V <-> I2V switch loads only the experts).
 
     Real weights load with `from_pretrained` (safetensors only, never pickle); the transformer and
     text encoder in bf16, the VAE in float32 as the Wan authors recommend.
     """
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
 
     spec, source = resolve_model(name_or_path)
+    shared = dict(shared or {})
     if spec.tiny and source is None:
         from .tiny import build_tiny_pipeline
 
-        return spec, build_tiny_pipeline(spec.name, flow_shift=spec.flow_shift)
+        return spec, build_tiny_pipeline(spec.name, flow_shift=spec.flow_shift, shared=shared)
     dtype = dtype or torch.bfloat16
     offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+    pipeline_class = WanImageToVideoPipeline if spec.image == "required" else WanPipeline
     try:
-        vae = AutoencoderKLWan.from_pretrained(
-            source, subfolder="vae", torch_dtype=torch.float32, use_safetensors=True, local_files_only=offline
-        )
-        pipe = WanPipeline.from_pretrained(
-            source, vae=vae, torch_dtype=dtype, use_safetensors=True, local_files_only=offline
+        if "vae" not in shared:
+            shared["vae"] = AutoencoderKLWan.from_pretrained(
+                source, subfolder="vae", torch_dtype=torch.float32, use_safetensors=True, local_files_only=offline
+            )
+        pipe = pipeline_class.from_pretrained(
+            source, **shared, torch_dtype=dtype, use_safetensors=True, local_files_only=offline
         )
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         where = source if Path(source).exists() else f"{source} (Hugging Face cache: {_hf_cache()})"

@@ -45,6 +45,7 @@ class Footprint:
     text_gb: float = 5.7e9 * 2 / GiB  # umT5-XXL, 5.7B parameters in bf16
     text_leaf_gb: float = 256_384 * 4096 * 2 / GiB  # its token embedding, the largest layer offload moves at once
     vae_gb: float = 0.5  # Wan VAE weights in float32, resident in every plan
+    encodes_video: bool = False  # I2V-A14B: the VAE encodes a whole conditioning video (the image, then zeros)
 
     def host_gb(self, fp8: bool) -> float:
         """Host memory a load needs: every weight in bf16 on the CPU (then pinned by the swap and offload
@@ -77,6 +78,12 @@ FOOTPRINTS: dict[str, Footprint] = {
     "wan2.2-t2v-a14b": Footprint(expert_gb=26.7, experts=2, layers=40, ffn_dim=13824, vae_down=16, forward_s=12.0),
     # 30 layers, dim 3072, ffn 14336: ~5B parameters. Its Wan2.2 VAE was not measured here: the Wan2.1
     # VAE's decode figures are scaled by pixels x frames (an estimate).
+    # I2V-A14B: the T2V-A14B experts with 36 input channels instead of 16 (+0.4 M parameters each); before
+    # denoising its VAE encodes the start image followed by frames-1 zero frames. That encode was not measured:
+    # it is taken to peak like the decode of the same video (the same float32 VAE over the same pixels), an
+    # estimate that bench/i2v.py measures on a GPU.
+    "wan2.2-i2v-a14b": Footprint(expert_gb=26.7, experts=2, layers=40, ffn_dim=13824, vae_down=16, forward_s=12.0,
+                                 encodes_video=True),
     "wan2.2-ti2v-5b": Footprint(
         expert_gb=5.0e9 * 2 / GiB, experts=1, layers=30, ffn_dim=14336, vae_down=32, forward_s=12.0 * 5.0 / 14.3,
     ),
@@ -151,6 +158,9 @@ def estimate(
     else:  # the text encoder layer by layer (two layers in flight), the experts block by block
         phases = {"text": 2 * foot.text_leaf_gb + foot.vae_gb, "denoise": foot.vae_gb + 2 * block + rest + act,
                   "decode": decode}
+    if foot.encodes_video:  # after the text encoder's turn, before the first step: what is resident, plus the encode
+        held = {"resident": foot.experts * weight + foot.text_gb, "expert-swap": weight}.get(plan.placement, 0.0)
+        phases = {"text": phases["text"], "image": held + decode, **{k: phases[k] for k in ("denoise", "decode")}}
     return Estimate(
         plan_name, round(max(phases.values()), 1), _relative_speed(plan, foot, size, frames, steps, gpu, tokens),
         {k: round(v, 1) for k, v in phases.items()},
@@ -234,7 +244,8 @@ def _arithmetic(spec, foot: Footprint, size, frames, gpu: GpuInfo, estimates, ch
         f"speed: {spec.steps} steps x 2 forwards (CFG) at ~{foot.forward_seconds(tokens):.1f} s (H100) + decode; transfers at "
         f"{gpu.h2d_gb_s or ASSUMED_H2D_GB_S:.0f} GB/s host-to-device"
         + ("" if gpu.h2d_gb_s else " (assumed, not measured)"),
-        "phases in GB (text encoding, denoising, decode):",
+        "phases in GB (text encoding, " + ("the start video's VAE encode, " if foot.encodes_video else "")
+        + "denoising, decode):",
     ]
     shown = [e for e in estimates if "+" not in e.plan or (chosen and e.plan == chosen.plan)]
     lines += [f"  {e.line(gpu.budget_gb)}" for e in shown]

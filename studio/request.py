@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import re
 import secrets
 import unicodedata
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import InvalidRequest
+from .images import FITS
 from .models import ModelSpec
 from .speed.attention import CHOICES as ATTENTION_CHOICES
 
@@ -82,6 +84,9 @@ class GenerationRequest:
     memory_plan: str = "auto"
     attention: str = "default"  # "default": the studio's STUDIO_ATTENTION; else a speed.attention choice
     loras: tuple[tuple[str, float, float | None], ...] = ()  # (library name, strength, low-noise strength or None)
+    image: str | None = None  # the start image (image-to-video): a user's file until Studio.request stores it
+    image_fit: str = "crop"  # how the image meets the video's size: crop or pad (studio.images)
+    image_sha256: str | None = None  # set once stored: the stored copy's hash, checked when the job runs
 
     @classmethod
     def create(cls, spec: ModelSpec, prompt: Any, **values: Any) -> "GenerationRequest":
@@ -116,6 +121,9 @@ class GenerationRequest:
             memory_plan=str(given.pop("memory_plan", "auto")),
             attention=_choice("attention", given.pop("attention", "default"), ATTENTION),
             loras=parse_loras(given.pop("loras", ())),
+            image=_image(spec, given.pop("image", None)),
+            image_fit=_choice("image_fit", given.pop("image_fit", "crop"), FITS),
+            image_sha256=_sha256(given.pop("image_sha256", None)),
         )
         _check_size(spec, request.width, request.height)
         _check_frames(spec, request.frames)
@@ -231,6 +239,31 @@ def _boolean(field: str, value: Any) -> bool:
 def _choice(field: str, value: Any, choices: tuple[str, ...]) -> Any:
     if value not in choices:
         raise InvalidRequest(field, _shown(value), f"choose one of {', '.join(choices)}")
+    return value
+
+
+def _image(spec: ModelSpec, value: Any) -> str | None:
+    """A start image only for a model that takes one; one that needs one gets one."""
+    if value is None or value == "":
+        if spec.image == "required":
+            other = f"; for text-to-video use {spec.partner}" if spec.partner else ""
+            raise InvalidRequest("image", None, f"{spec.name} makes video from a start image: give one (--image FILE, or "
+                                 f"the page's Scenes tab and its /scene API){other}")
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidRequest("image", _shown(value), "give the path of an image file")
+    if spec.image == "none":
+        takes = spec.partner or "wan2.2-ti2v-5b"
+        raise InvalidRequest("image", str(value), f"{spec.name} makes video from text only; for image-to-video "
+                             f"use {takes} (--model {takes}) or wan2.2-ti2v-5b")
+    return str(value)
+
+
+def _sha256(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise InvalidRequest("image_sha256", _shown(value), "a sha256 is 64 hex digits")
     return value
 
 

@@ -18,6 +18,8 @@ from diffusers.hooks import HookRegistry, ModelHook
 
 from .errors import Cancelled
 from .events import Event, Preview, Progress
+from .i2v import image_pipeline
+from .images import load_stored
 from .jobhooks import JobHook
 from .preview import X0Tap, latent_to_rgb
 from .request import GenerationRequest
@@ -128,14 +130,17 @@ class PipelineRunner:
             step_clock[0] = time.perf_counter()
             return {}
 
+        call, conditioning = pipe, {}
+        if request.image:  # image-to-video: the stored, fitted start image, checked against its hash
+            call, conditioning = image_pipeline(pipe), {"image": load_stored(request.image, request.image_sha256)}
         generator = torch.Generator("cpu").manual_seed(request.seed)
         with X0Tap(pipe.scheduler) as tap, torch.inference_mode():
-            latents = pipe(
+            latents = call(
                 prompt_embeds=prompt_embeds, negative_prompt_embeds=negative_embeds,
                 height=request.height, width=request.width, num_frames=request.frames,
                 num_inference_steps=request.steps, guidance_scale=request.guidance_scale,
                 guidance_scale_2=request.guidance_scale_2, generator=generator, output_type="latent",
-                callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"],
+                callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"], **conditioning,
             ).frames
         result.timings["denoise"] = time.perf_counter() - denoise_start
         if cancel.is_set():

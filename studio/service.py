@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import secrets
 import shutil
 import sqlite3
@@ -36,7 +37,8 @@ from .errors import InvalidRequest, ModelUnavailable, NotYours, OutOfMemory, Sto
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Queued, Started
 from .fanout import Fanout
 from .folderlock import FolderLock
-from .history import ACTIVE, History
+from .history import ACTIVE, JOB_ID_PATTERN, History
+from .images import prepare_image, store_frame
 from .jobqueue import Estimator, JobQueue, tail_seconds
 from .recovery import recover
 from .language import LanguageLayer
@@ -242,6 +244,9 @@ class Studio:
     def requeue(self, job_id: str, *, user: str | None = None) -> str:
         """Queue an interrupted, failed or cancelled job again with its own settings and seed."""
         job = self.job(job_id, user=user)
+        if "scene" in (job.get("request") or {}):  # its shots are jobs; the scene itself resumes, never queues
+            raise InvalidRequest("job", job["id"], "it is a scene. Fix: resume it with `python -m studio scene "
+                                 f"--resume {job['id']}` (its finished shots are kept)")
         if not self.queue.requeue(job["id"]):
             raise InvalidRequest("job", job["id"], f"it is {job['status']}; only interrupted, failed or cancelled "
                                  "jobs can be queued again. Fix: use Re-run for a finished job")
@@ -388,6 +393,8 @@ class Studio:
             defaults = {**chosen.settings, "negative_prompt": chosen.negative_prompt}
             values = {**defaults, **{k: v for k, v in values.items() if v is not None}}
         request = GenerationRequest.create(self.spec_for(model), prompt, preset=preset or None, **values)
+        if request.image:
+            request = self.store_image(request)
         if request.memory_plan != "auto":
             get_plan(request.memory_plan)  # an unknown plan is refused now, not after the wait in the queue
         if request.mode == "fast":  # refused now, not after the wait in the queue
@@ -422,6 +429,32 @@ class Studio:
                 f"low-noise LoRAs), or put it in {folders} (a name with lightx2v, lightning or 4step, or "
                 '"fast": true in its sidecar JSON), or choose quality or turbo',
             ) from None
+
+    def store_image(self, request: GenerationRequest) -> GenerationRequest:
+        """The request pointing at its start image as checked, fitted and kept under `<outputs>/images/`
+        (studio.images); a request already pointing at its stored copy is kept as it is."""
+        folder = Path(self.config.outputs) / "images"
+        if request.image_sha256 and Path(request.image) == folder / f"{request.image_sha256}.png":
+            return request
+        source = self._job_frame(request.image, folder) or request.image
+        stored = prepare_image(source, folder, request.width, request.height, request.image_fit)
+        return replace(request, image=stored.path, image_sha256=stored.sha256)
+
+    def _job_frame(self, image: str, folder: Path) -> str | None:
+        """`JOB` or `JOB:FRAME` (from 0; negative counts from the end; default the last) as a start image: that
+        frame of a finished job's video, stored; None when `image` is not a job id (a file path)."""
+        match = re.fullmatch(rf"({JOB_ID_PATTERN})(?::(-?[0-9]+))?", str(image).strip())
+        if match is None or Path(image).exists():
+            return None
+        job = self.job(match[1])
+        if not job.get("output") or not Path(job["output"]).is_file():
+            raise InvalidRequest("image", image, f"job {job['id']} has no video ({job['status']}). Fix: pick a "
+                                 "finished job, or give an image file")
+        frames = video.read_frames(Path(job["output"]))
+        index = int(match[2]) if match[2] is not None else -1
+        if not -len(frames) <= index < len(frames):
+            raise InvalidRequest("image", image, f"that video has frames 0 to {len(frames) - 1}")
+        return store_frame(frames[index], folder).path
 
     def prepare_prompt(
         self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None
@@ -632,7 +665,7 @@ class Studio:
             "job_id": job_id, "output": str(mp4), "thumbnail": str(thumb), "sidecar": str(sidecar),
             "width": request.width, "height": request.height, "frames": int(result.frames.shape[0]),
             "fps": request.fps, "seed": request.seed, "model": request.model, "plan": plan.name,
-            "prompt": request.prompt, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
+            "prompt": request.prompt, "image": request.image, "language": prepared["language"], "model_prompt": prepared["model_prompt"],
             "translated": prepared["translated"], "translator": prepared["backend"], "notices": notices,
             "language_summary": prepared.get("summary"), "previews": result.previews,
             "preview_cost_ratio": round(result.preview_cost_ratio, 5),
@@ -686,7 +719,7 @@ def _model_sources(spec: ModelSpec, source: str) -> dict[str, str]:
         for other in MODELS.values():
             if not other.tiny and other.repo_id and other.name not in sources and is_cached(other.repo_id):
                 sources[other.name] = other.repo_id
-    for tiny in ("tiny", "tiny-5b"):
+    for tiny in ("tiny", "tiny-5b", "tiny-i2v"):
         sources.setdefault(tiny, tiny)
     return sources
 

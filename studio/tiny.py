@@ -9,7 +9,11 @@ from __future__ import annotations
 import functools
 
 import torch
-from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+from typing import Any
+
+from diffusers import (
+    AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline, WanTransformer3DModel,
+)
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast, UMT5Config, UMT5EncoderModel
 
@@ -71,19 +75,20 @@ def _text_encoder(vocab_size: int) -> UMT5EncoderModel:
     return UMT5EncoderModel(config).eval()
 
 
-def transformer_config(channels: int) -> dict:
-    """The tiny experts' WanTransformer3DModel arguments (also what LoRA files are checked against)."""
+def transformer_config(channels: int, in_channels: int | None = None) -> dict:
+    """The tiny experts' WanTransformer3DModel arguments (also what LoRA files are checked against); `in_channels`
+    differs from `channels` for image-to-video (the latent, the mask and the start image's latent concatenated)."""
     # Head dim 16: CUDA's fused attention kernels (cuDNN, flash, memory-efficient) need a multiple of 8, and a GPU
     # machine without real weights runs this model (with 12, every job failed there: first 2-GPU run).
     return dict(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=channels,
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=in_channels or channels,
         out_channels=channels, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", rope_max_seq_len=1024,
     )
 
 
-def _transformer(channels: int) -> WanTransformer3DModel:
-    return WanTransformer3DModel(**transformer_config(channels)).eval()
+def _transformer(channels: int, in_channels: int | None = None) -> WanTransformer3DModel:
+    return WanTransformer3DModel(**transformer_config(channels, in_channels)).eval()
 
 
 def _vae(wan22: bool) -> AutoencoderKLWan:
@@ -100,22 +105,36 @@ def _vae(wan22: bool) -> AutoencoderKLWan:
     ).eval()
 
 
-def build_tiny_pipeline(variant: str = "tiny", flow_shift: float = 12.0) -> WanPipeline:
-    """`tiny` mirrors T2V-A14B (two experts, boundary 0.875); `tiny-5b` mirrors TI2V-5B (one expert, 48ch VAE)."""
-    if variant not in ("tiny", "tiny-5b"):
-        raise ValueError(f"unknown tiny variant {variant!r}; use 'tiny' or 'tiny-5b'")
-    wan22 = variant == "tiny-5b"
+VARIANTS = ("tiny", "tiny-5b", "tiny-i2v")
+
+
+def build_tiny_pipeline(
+    variant: str = "tiny", flow_shift: float = 12.0, shared: dict[str, Any] | None = None
+) -> WanPipeline | WanImageToVideoPipeline:
+    """`tiny` mirrors T2V-A14B (two experts, boundary 0.875); `tiny-5b` mirrors TI2V-5B (one expert, 48ch VAE);
+    `tiny-i2v` mirrors I2V-A14B (two experts taking 16 noise + 4 mask + 16 image-latent channels, boundary 0.9,
+    no image encoder). Every variant builds its text encoder and VAE first under the same seed, so `tiny` and
+    `tiny-i2v` have identical ones, as the real A14B pair does; `shared` hands in already loaded ones."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown tiny variant {variant!r}; use one of {', '.join(VARIANTS)}")
+    wan22, i2v = variant == "tiny-5b", variant == "tiny-i2v"
     tokenizer = tiny_tokenizer()
     rng = _seeded(0)
     try:
         vae = _vae(wan22)
         text_encoder = _text_encoder(len(tokenizer))
-        transformer = _transformer(48 if wan22 else 16)
-        transformer_2 = None if wan22 else _transformer(16)
+        in_channels = 16 + 4 + 16 if i2v else None
+        transformer = _transformer(48 if wan22 else 16, in_channels)
+        transformer_2 = None if wan22 else _transformer(16, in_channels)
     finally:
         rng.__exit__(None, None, None)
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift)
+    parts = {"tokenizer": tokenizer, "text_encoder": text_encoder, "vae": vae, **(shared or {})}
+    if i2v:
+        return WanImageToVideoPipeline(
+            **parts, scheduler=scheduler, transformer=transformer, transformer_2=transformer_2, boundary_ratio=0.9,
+        )
     return WanPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer,
+        **parts, scheduler=scheduler, transformer=transformer,
         transformer_2=transformer_2, boundary_ratio=None if wan22 else 0.875, expand_timesteps=wan22,
     )

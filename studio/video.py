@@ -179,6 +179,13 @@ def write_mp4(frames: np.ndarray, path: Path, fps: int, metadata: dict[str, Any]
     return writer.path
 
 
+def read_frames(path: Path) -> np.ndarray:
+    """Every frame of a video as uint8 [F, H, W, 3] (a shot's MP4, read back to stitch a scene)."""
+    with av.open(str(path)) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(container.streams.video[0])]
+    return np.stack(frames) if frames else np.zeros((0, 0, 0, 3), np.uint8)
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     """The settings a studio MP4 carries (empty when it carries none)."""
     with av.open(str(path)) as container:

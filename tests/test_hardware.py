@@ -83,7 +83,7 @@ def test_doctor_without_a_gpu_says_what_to_do():
     report = doctor_report(measure=False)
     assert report["gpus"] == [] and "tiny" in report["message"] and "--assume-gpu" in report["message"]
     assert {(p["model"], p["resolution"]) for p in report["plans"]} == {
-        (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
+        (m, r) for m in ("wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b") for r in ("480P", "720P")
     }
     assert all(not p["runs"] and 0 < p["peak_gb_estimate"] <= p["full_speed_gb"] for p in report["plans"])
     text = format_report(report)
@@ -103,7 +103,7 @@ def test_doctor_cli_json_on_this_machine(tmp_path):
     done = _doctor(tmp_path, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["gpus"] == [] and len(report["plans"]) == 4
+    assert report["gpus"] == [] and len(report["plans"]) == 6  # T2V, I2V and TI2V at 480P and 720P
     keys = {"model", "resolution", "runs", "plan", "peak_gb_estimate", "relative_speed", "arithmetic"}
     assert all(keys <= set(p) for p in report["plans"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..service import Studio
-from . import create, history_tab, system_tab
+from . import create, history_tab, scene_tab, system_tab
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -24,6 +24,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Tabs(elem_id="tabs") as tabs:
             with gr.Tab("Create", id="create", elem_id="tab_create"):
                 made = create.build(studio)
+            with gr.Tab("Scenes", id="scenes", elem_id="tab_scenes"):
+                scenes = scene_tab.build(studio)
             with gr.Tab("History", id="history", elem_id="tab_history") as history_page:
                 past = history_tab.build(studio)
             with gr.Tab("System", id="system", elem_id="tab_system") as system_page:
@@ -41,6 +43,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         app.load(reattach, made.client_id, [made.client_id, made.current_job], api_visibility="private")
         made.follow_event.then(past.load, past.inputs, past.outputs, api_visibility="private", show_progress="hidden")
         _wire_history_to_create(studio, made, past, tabs)
+        # The Create tab's result is what Extend continues (Scenes tab), unless another id is typed there.
+        made.current_job.change(lambda job_id: job_id, made.current_job, scenes.extend_job, queue=False,
+                                api_visibility="private")
     # Jobs wait in the studio's own queue (bounded per person); Gradio's queue holds only short events and
     # job streams, which never wait (no concurrency limit), so its bound is for floods, not for jobs.
     app.queue(max_size=max(64, 4 * studio.config.max_queue))
