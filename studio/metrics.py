@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from .events import TERMINAL, Cancelled, Done, Event, Failed, Notice, Progress, Started
 from .gpu_metrics import GPU_METRICS, GPU_SAMPLER_METRICS, GpuSampler
+from .language.languages import SUPPORTED_LANGUAGES, UNDETERMINED
 
 log = logging.getLogger("studio.metrics")
 
@@ -32,7 +33,7 @@ log = logging.getLogger("studio.metrics")
 PHASES = ("language", "text", "denoise", "decode", "encode")
 MODES = ("quality", "turbo", "fast")
 MODEL_NAMES = ("wan2.2-t2v-a14b", "wan2.2-i2v-a14b", "wan2.2-ti2v-5b", "tiny", "tiny-5b", "tiny-i2v")
-LANGUAGES = ("zh", "en", "ja", "ko", "fr", "de", "es", "ru", "it", "pt", "und")
+LANGUAGES = (*SUPPORTED_LANGUAGES, UNDETERMINED)  # the 71 the language layer names, a fixed set
 BACKENDS = ("marian", "m2m100", "qwen", "none", "tiny", "edited")
 OOM_NOTICE = "out of GPU memory"  # how the service's fallback notice starts (Studio._fall_back)
 _SECONDS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 2400)

@@ -3,8 +3,11 @@
 Script first: Han, kana and hangul go to `cjk.cjk_language` (Chinese vs Japanese vs Korean), a script
 only one supported language writes (Thai, Greek, Hebrew, Bengali ...) names it, and a shared script
 (Latin, Cyrillic, Arabic, Devanagari) goes to lingua, restricted to the supported languages that
-write it. lingua measured best on short and mixed prompts (bench/language_eval.py); on one- and
-two-word Latin prompts the English prior of `latin.latin_language` decides among its six languages.
+write it. lingua measured best on short and mixed prompts (bench/language_eval.py). For Latin text,
+letters only one language writes decide first (Vietnamese ơ, Polish ł, Czech ř); when lingua names one of
+`latin.latin_language`'s six languages, or a prompt of up to three words holds a known prompt word,
+that function (word lists, an English prior) decides among its six ("cat" is English, not Romanian);
+Indonesian vs Malay goes by the words that differ, Indonesian when none does.
 Only languages a translator handles are returned (languages.SUPPORTED_LANGUAGES); anything else,
 and text without letters, is UNDETERMINED.
 
@@ -22,7 +25,7 @@ from typing import Any
 from .cjk import cjk_language, frame
 from .jargon import strip_protected
 from .languages import UNDETERMINED
-from .latin import latin_language
+from .latin import latin_language, reads_as_english
 from .lexicon import INDONESIAN_ONLY, LATIN_LANGUAGES, MALAY_ONLY, known_words
 from .scripts import script_weights
 
@@ -58,10 +61,18 @@ _LINGUA_CODES = {"no": "NB"}  # lingua names Norwegian Bokmål; m2m100 says "no"
 
 @cache
 def _lingua(script: str, high_accuracy: bool) -> Any:
-    """A lingua detector for the languages of one shared script, built on first use (models load lazily)."""
+    """A lingua detector for the languages of one shared script, built on first use (models load lazily).
+
+    High-accuracy mode reads 1- to 5-gram models: for all 38 Latin-script languages that is 14 s and 800 MB on
+    first use, so it covers the common languages only (rarer ones are weighed down anyway); the trigram
+    detector for longer text covers them all and loads in about a second.
+    """
     from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-    codes = [getattr(IsoCode639_1, _LINGUA_CODES.get(code, code.upper())) for code in SHARED_SCRIPTS[script].split()]
+    languages = SHARED_SCRIPTS[script].split()
+    common = [code for code in languages if code in COMMON_LANGUAGES]
+    chosen = common if high_accuracy and len(common) >= 2 else languages
+    codes = [getattr(IsoCode639_1, _LINGUA_CODES.get(code, code.upper())) for code in chosen]
     builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes)
     return (builder if high_accuracy else builder.with_low_accuracy_mode()).build()
 
@@ -81,6 +92,8 @@ def _latin_language(text: str) -> str:
     if own := next((_OWN_LETTERS[ch] for ch in text if ch in _OWN_LETTERS), None):
         return own
     words = text.lower().split()
+    if reads_as_english(text):
+        return "en"  # "a fox in the snow": every word is English; lingua's models need not even load
     code = _lingua_language("latin", text)
     known = any(word in known_words(code) for word in words for code in LATIN_LANGUAGES)
     short_and_known = len(words) <= SHORT_WORDS and known

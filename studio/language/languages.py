@@ -46,11 +46,6 @@ def language_name(code: str | None) -> str:
     return NAMES.get(code or UNDETERMINED, "an unrecognised language")
 
 
-def covers(translator: str, code: str) -> bool:
-    """Whether the backend called `translator` translates `code` (the tiny test model takes anything)."""
-    return code in COVERAGE.get(translator, M2M100_LANGUAGES if translator == "tiny" else frozenset())
-
-
 def translator_for(code: str) -> str | None:
     """The smallest backend that translates `code`, for a notice that names what to install."""
     return next((name for name in SUGGESTION_ORDER if code in COVERAGE[name]), None)

@@ -71,11 +71,17 @@ def _variants(word: str) -> set[str]:
     return forms
 
 
+def reads_as_english(text: str) -> bool:
+    """Every word is in the English word list, or a plural or inflection of one ("a panda", "tigers")."""
+    words = _WORD.findall(text.lower())
+    return bool(words) and all(_variants(word) & known_words("en") for word in words)
+
+
 def latin_language(text: str) -> str:
     """The most likely of LATIN_LANGUAGES for text written in the Latin alphabet."""
     text = text[:MAX_CHARS].lower()
     words = _WORD.findall(text)
-    if words and all(_variants(word) & known_words("en") for word in words):
+    if reads_as_english(text):
         return "en"  # every word reads as English ("a panda", "tiger"): the prior decides
     scores = [NGRAM_WEIGHT * s for s in _ngram_scores(text)]
     scores[0] += ENGLISH_PRIOR

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.language import LanguageLayer
+from studio.language.languages import language_name
 from studio.language.marian import SIMPLIFIED_CHINESE, MarianTranslator, marian_translate
 from studio.language.loading import load_pretrained
 
@@ -57,3 +58,14 @@ def test_qwen_enrich_keeps_chinese_verbatim(tiny_qwen_dir: Path, tmp_path: Path)
     assert prepared.model_prompt.startswith("一只猫，") and prepared.spans[0].output == "一只猫"
     plain = LanguageLayer("qwen", model_id=str(tiny_qwen_dir), cache_dir=tmp_path).prepare("一只猫")
     assert plain.model_prompt == "一只猫" and not plain.translated
+
+
+def test_m2m100_reads_each_language_with_its_own_source_code(tiny_m2m100_dir: Path, tmp_path: Path) -> None:
+    """Issue 20: Turkish, Hindi, Thai, Vietnamese ... reach m2m100 with their codes (its tokenizer's src_lang)."""
+    layer = LanguageLayer("m2m100", model_id=str(tiny_m2m100_dir), cache_dir=tmp_path)
+    _, tokenizer = load_pretrained("M2M100ForConditionalGeneration", "M2M100Tokenizer", str(tiny_m2m100_dir), "cpu")
+    for prompt, code in [("Kedi plajda uyuyor", "tr"), ("समुद्र तट पर सोती हुई बिल्ली", "hi"),
+                         ("แมวนอนบนชายหาด", "th"), ("con mèo ngủ trên bãi biển", "vi")]:
+        prepared = layer.prepare(prompt)
+        assert prepared.translated and prepared.language == code and tokenizer.src_lang == code
+        assert prepared.summary == f"{language_name(code)}, translated to Chinese with m2m100"

@@ -121,6 +121,7 @@ def test_issue_20_set_chinese_vs_not_and_exact_language(record_property) -> None
     [
         ("居酒屋里下班的上班族在干杯", "zh"), ("日式料理店的寿司师傅在捏寿司", "zh"), ("樱花の季节，少女在树下读书", "zh"),
         ("一个女孩微笑着说「ありがとう」", "zh"), ("韩剧里男主角深情地说「사랑해」", "zh"), ("一隻白鷺在稻田上空飛翔", "zh"),
+        ("夏天の西瓜，冰镇汽水", "zh"), ("達人級的咖啡拉花，特寫", "zh"), ("新宿駅", "ja"), ("抹茶とお団子", "ja"),
         ("桜吹雪", "ja"), ("東京駅", "ja"), ("東京の夜景", "ja"), ("a girl whispers 「ありがとう」 and walks away", "en"),
         ("قطة نائمة على الشاطئ", "ar"), ("समुद्र तट पर सोती हुई बिल्ली", "hi"), ("แมวนอนบนชายหาด", "th"),
         ("con bướm", "vi"), ("Kedi plajda uyuyor", "tr"), ("Kot śpi na plaży", "pl"), ("Een kat op het strand", "nl"),

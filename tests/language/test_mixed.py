@@ -157,3 +157,11 @@ def test_the_studio_setting_keeps_foreign_spans_and_refuses_a_bad_value(tmp_path
     assert prepared["model_prompt"] == "一个女孩微笑着说「ありがとう」" and not prepared["translated"]
     with pytest.raises(InvalidSetting, match="STUDIO_FOREIGN_SPANS.*translate.*keep"):
         StudioConfig(model="tiny", foreign_spans="drop")
+
+
+def test_the_notice_names_the_smallest_translator_that_covers_a_language() -> None:
+    from studio.language.languages import COVERAGE, SUPPORTED_LANGUAGES, translator_for
+
+    assert translator_for("sv") == "marian" and translator_for("lg") == "m2m100" and translator_for("xx") is None
+    assert all(translator_for(code) for code in SUPPORTED_LANGUAGES)  # every detected language has a translator
+    assert set(COVERAGE["qwen"]) <= set(SUPPORTED_LANGUAGES) and set(COVERAGE["marian"]) <= set(SUPPORTED_LANGUAGES)
