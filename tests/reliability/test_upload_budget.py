@@ -5,18 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from studio.upload_budget import UploadBudget
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.reliability.test_access import Clock
 
 
 def test_number_and_bytes_are_bounded_per_person_in_a_sliding_window():
     clock = Clock()
+    clock.now = 0.0
     budget = UploadBudget(None, count=3, count_bytes=1000, seconds=60, clock=clock)
     assert [budget.admit("a", 10) for _ in range(3)] == [None] * 3
     refused = budget.admit("a", 10)
