@@ -42,8 +42,9 @@ CSS = """
 /* example prompts wrap: a long one must not widen a phone's page (mobile browsers zoom out to fit it) */
 #examples button, #examples .gallery { white-space: normal !important; max-width: 100%; text-align: left; }
 /* the queue's table never widens the page: long prompts wrap, the table scrolls inside its own box */
-#queue_table { max-width: 100%; min-width: 0; overflow-x: auto; }
-#queue_table td .cell-wrap, #queue_table td span { white-space: normal !important; overflow-wrap: anywhere; }
+#queue_table, #scene_shots { max-width: 100%; min-width: 0; overflow-x: auto; }
+#queue_table td .cell-wrap, #queue_table td span, #scene_shots td .cell-wrap, #scene_shots td span {
+  white-space: normal !important; overflow-wrap: anywhere; }
 /* a dropdown's text stops short of its arrow */
 #create_row .wrap-inner input { text-overflow: ellipsis; min-width: 0; padding-right: 0.25rem; }
 #generate { min-height: 52px; font-size: 1.05rem; font-weight: 600; }
@@ -64,7 +65,8 @@ CSS = """
 #preview img { width: 100% !important; height: auto !important; max-height: 70vh; }
 /* Wide text (the doctor's table) scrolls inside its own block: no tab scrolls sideways on a phone */
 #doctor, #job_info { min-width: 0; max-width: 100%; }
-#doctor pre, #job_info pre { overflow-x: auto; max-width: calc(100vw - 2rem); white-space: pre; }
+/* width 0 + min-width 100%: the block adds nothing to its column's minimum width, then fills the column */
+#doctor pre, #job_info pre { overflow-x: auto; width: 0; min-width: 100%; white-space: pre; }
 /* On a wide screen the output column stays in view while the settings column scrolls: the preview
    is visible from the Generate button at the bottom of a long settings column. */
 #history_gallery .caption-label { left: 6px !important; right: 6px !important; max-width: none !important;
