@@ -50,7 +50,6 @@ _IMAGE_MARKS = ("lora_te", "down_blocks", "up_blocks", "input_blocks", "output_b
 # Model width (the attention projections' size) -> the Wan model of that width.
 WIDTHS = {5120: "Wan2.1-14B / Wan2.2-A14B", 3072: "Wan2.2-TI2V-5B", 1536: "Wan2.1-1.3B",
           32: "the studio's tiny test model"}
-SLOTS = ("any", "low")  # keys without an expert prefix (or `transformer.`), and `transformer_2.` keys
 
 
 class BadLora(InvalidRequest):
@@ -191,6 +190,10 @@ def _looks_like(keys: list[str], shapes: dict[str, tuple]) -> str:
     if any(mark in text for mark in _IMAGE_MARKS):
         mark = next(mark for mark in _IMAGE_MARKS if mark in text)
         return f"; its keys ({mark!r}...) are those of an image model (Stable Diffusion, SDXL, SD3 or Flux), not a video model"
+    widths = {dim for shape in shapes.values() for dim in shape if dim in WIDTHS and dim > 32}
+    if widths:
+        width = max(widths)
+        return f"; its tensors are {width} wide, as in {describe_width(width)}, but named in a layout the studio does not know"
     return ""
 
 

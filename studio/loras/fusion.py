@@ -21,7 +21,7 @@ sets only touches the parts that differ; a changed strength is fused as the diff
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -70,7 +70,6 @@ class SyncReport:
     linears: int = 0
     seconds: float = 0.0
     method: str = "fused"
-    details: list[str] = field(default_factory=list)
 
 
 def uses_adapters(pipe: Any) -> bool:

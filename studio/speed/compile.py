@@ -33,7 +33,7 @@ class RegionalCompile(JobHook):
         for model in experts(pipe):
             if getattr(model, "_studio_compiled", False) or gpu() is None:
                 continue  # marked on the model: a freshly loaded pipeline is compiled again
-            _raise_recompile_limit()
+            configure_dynamo()
             model.compile_repeated_blocks(fullgraph=False, dynamic=False, mode=self.mode)
             model._studio_compiled = True
             self.compiled += 1
@@ -42,8 +42,13 @@ class RegionalCompile(JobHook):
         return f"regional compile of {self.compiled} expert(s)" if self.compiled else "not compiled (no GPU)"
 
 
-def _raise_recompile_limit() -> None:
+def configure_dynamo() -> None:
+    """Room for the graphs the one block gets, and guards on module hooks: LoRA adapters are forward hooks on
+    the blocks' linears (studio.loras.fusion), and by default a compiled block ignores hooks added after it was
+    compiled, so a job's LoRAs would silently not apply."""
     config = torch._dynamo.config
     for name in ("recompile_limit", "cache_size_limit"):
         if hasattr(config, name):
             setattr(config, name, max(getattr(config, name), RECOMPILE_LIMIT))
+    if hasattr(config, "skip_nnmodule_hook_guards"):
+        config.skip_nnmodule_hook_guards = False

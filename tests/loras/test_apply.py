@@ -165,3 +165,21 @@ def test_plans_that_stream_weights_get_adapters_with_the_same_video(plan, librar
     assert hook.last.method == "adapters"
     assert all(torch.equal(before[k], v) for k, v in _weights(placed).items())
     assert (adapted - fused).abs().max() <= 2
+
+
+def test_adapters_reach_compiled_blocks(pipe, library):
+    """Regional compile (the GPU default) with dynamo's hook guards on: adapters added or removed after the blocks
+    were compiled change the output (by default dynamo ignores hooks added after compiling)."""
+    from studio.speed.compile import configure_dynamo
+
+    request = _request((("style", 1.0, None),))
+    reference = build_tiny_pipeline("tiny")
+    reference.set_progress_bar_config(disable=True)
+    fused = _run(reference, [JobLoras(library)], request)
+    configure_dynamo()
+    for model in (pipe.transformer, pipe.transformer_2):
+        model.compile_repeated_blocks(backend="eager", dynamic=False)
+    plain = _run(pipe, [], _request())
+    hook = JobLoras(library, adapters=True)
+    assert (_run(pipe, [hook], request) - fused).abs().max() <= 2
+    assert (_run(pipe, [hook], _request()) - plain).abs().max() == 0

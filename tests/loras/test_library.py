@@ -172,3 +172,9 @@ def test_keys_no_layout_maps_are_counted_not_applied(tiny, tmp_path):
     makers.write(tmp_path / "with_diffs.safetensors", state)
     entry = LoraLibrary([tmp_path]).get("with_diffs")
     assert entry.ignored_keys == 1 and entry.to_dict()["ignored_keys"] == 1
+
+
+def test_unknown_key_names_with_a_wan_width_say_so(tmp_path):
+    makers.write(tmp_path / "odd.safetensors", {"net.layer0.lora_A.weight": torch.zeros(4, 1536),
+                                               "net.layer0.lora_B.weight": torch.zeros(1536, 4)})
+    assert "1536 wide, as in Wan2.1-1.3B" in LoraLibrary([tmp_path]).entries()[0].error
