@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from studio import video
+from studio.__main__ import main
 from studio.config import StudioConfig
 from studio.errors import InvalidRequest
 from studio.jobhooks import JobHook
@@ -163,7 +164,7 @@ def test_bad_scenes_are_refused_with_the_field_named(tmp_path, scene, words):
         parse_scene(studio, {**SHARED, **scene})
 
 
-def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path):
+def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path, capsys, root_logger):
     Image.fromarray(np.random.default_rng(4).integers(0, 255, (90, 120, 3), np.uint8)).save(tmp_path / "start.png")
     scene = {"model": "tiny-i2v", "image": "start.png", "width": 256, "height": 256, "steps": 2, "seed": 9,
              "overlap": 2, "shots": [{"prompt": "a lantern", "frames": 5}, {"prompt": "the lantern rises", "frames": 9}]}
@@ -176,9 +177,9 @@ def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path):
     assert summary["frames"] == 5 + 8 - 2 and _h264_frames(str(tmp_path / "s.mp4")) == 11  # seam: 1 dropped, 2 blended
     assert [shot["status"] for shot in summary["shots"]] == ["done", "done"]
     (tmp_path / "bad.json").write_text('{"shots": [')
-    bad = subprocess.run([*run, "bad.json"], capture_output=True, text=True, env=subprocess_env(tmp_path),
-                         cwd=tmp_path, timeout=120)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not valid JSON" in bad.stderr
+    assert main(["scene", str(tmp_path / "bad.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not valid JSON" in error
     assert read_scene_file(tmp_path / "scene.json")["image"] == str(tmp_path / "start.png")
 
 
