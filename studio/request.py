@@ -255,7 +255,7 @@ def _image(spec: ModelSpec, value: Any) -> str | None:
     if spec.image == "none":
         takes = spec.partner or "wan2.2-ti2v-5b"
         raise InvalidRequest("image", str(value), f"{spec.name} makes video from text only; for image-to-video "
-                             f"use {takes} (--model {takes}) or wan2.2-ti2v-5b")
+                             f"use {takes} (--model {takes})")
     return str(value)
 
 

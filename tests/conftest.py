@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,16 @@ def _isolated_outputs(tmp_path, monkeypatch):
     for name in ("STUDIO_MODEL", "STUDIO_TRANSLATOR", "STUDIO_MEMORY_PLAN", "STUDIO_AUTH"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def root_logger():
+    """`configure` (the CLI's `main` calls it) owns the root logger; give pytest's handlers back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import sys
 import av
 import pytest
 
+from studio.__main__ import main
 from studio.config import StudioConfig
 from studio.errors import InvalidRequest
 from studio.events import Done
@@ -52,19 +53,15 @@ def test_only_finished_jobs_with_their_video_extend(tmp_path):
         extension(studio, "20261205-000000-0000000000000000")
 
 
-def test_cli_generate_then_extend(tmp_path):
-    env = subprocess_env(tmp_path)
-    base = [sys.executable, "-m", "studio"]
-    made = subprocess.run([*base, "generate", "--model", "tiny", "--prompt", "a lantern", "--width", "256", "--height",
-                           "256", "--frames", "5", "--steps", "2", "--no-translate", "--json"],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-    assert made.returncode == 0, made.stderr
-    job = json.loads(made.stdout)["job_id"]
-    grown = subprocess.run([*base, "extend", job, "--prompt", "the lantern rises", "--frames", "5", "--out", "w.mp4",
-                            "--no-translate", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path,
-                           timeout=300)
+def test_cli_extend(tmp_path, capsys, root_logger):
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    done = list(studio.generate(studio.request("a lantern", width=256, height=256, frames=5, steps=2,
+                                               translate=False)))[-1]
+    grown = subprocess.run([sys.executable, "-m", "studio", "extend", done.job_id, "--prompt", "the lantern rises",
+                            "--frames", "5", "--out", "w.mp4", "--no-translate", "--json"], capture_output=True,
+                           text=True, env=subprocess_env(tmp_path), cwd=tmp_path, timeout=300)
     assert grown.returncode == 0, grown.stderr
     assert json.loads(grown.stdout)["frames"] == 9 and _frames(str(tmp_path / "w.mp4")) == 9
-    bad = subprocess.run([*base, "extend", job, "--frames", "5", "--duration", "1"], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, timeout=120)
-    assert bad.returncode == 2 and "not both" in bad.stderr and bad.stderr.count("\n") == 1
+    assert main(["extend", done.job_id, "--frames", "5", "--duration", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "not both" in error and error.count("\n") == 1

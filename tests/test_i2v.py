@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from studio.__main__ import main
 from studio.config import StudioConfig
 from studio.errors import InvalidRequest, ModelUnavailable
 from studio.events import Done
@@ -114,7 +115,7 @@ def test_an_i2v_diffusers_folder_is_recognised(tmp_path):
         spec_for_folder(tmp_path)
 
 
-def test_cli_generate_with_an_image_and_a_bad_one(tmp_path):
+def test_cli_generate_with_an_image_and_a_bad_one(tmp_path, capsys, root_logger):
     out = tmp_path / "i2v.mp4"
     args = [sys.executable, "-m", "studio", "generate", "--model", "tiny-i2v", "--prompt", "a fox", "--width", "256",
             "--height", "256", "--frames", "5", "--steps", "2", "--no-translate", "--json"]
@@ -124,9 +125,9 @@ def test_cli_generate_with_an_image_and_a_bad_one(tmp_path):
     summary = json.loads(done.stdout)
     assert summary["frames"] == 5 and summary["image"].endswith(".png") and _frames(str(out)).shape[0] == 5
     (tmp_path / "bad.png").write_bytes(b"\x89PNG broken")
-    bad = subprocess.run([*args, "--image", str(tmp_path / "bad.png")], capture_output=True, text=True,
-                         env=subprocess_env(tmp_path), cwd=tmp_path, timeout=300)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not an image" in bad.stderr
+    assert main([*args[3:], "--image", str(tmp_path / "bad.png")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not an image" in error
 
 
 def test_the_doctor_plans_the_i2v_pair_with_its_start_video_encode():

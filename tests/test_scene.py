@@ -11,12 +11,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from studio import video
+from studio.__main__ import main
 from studio.config import StudioConfig
 from studio.errors import InvalidRequest
 from studio.jobhooks import JobHook
-from studio.scene import SceneEnd, SceneUpdate, parse_scene, read_scene_file, run_scene, run_to_end, scene_shots, start_scene
+from studio.images import store_frame
+from studio.scene import (
+    SceneEnd, SceneUpdate, parse_scene, read_scene_file, run_scene, run_to_end, scene_shots, shot_request, start_scene,
+)
 from studio.service import Studio
 from tests.conftest import subprocess_env
 
@@ -74,8 +79,6 @@ def test_three_shots_make_one_mp4_and_three_shot_mp4s_grouped_in_history(tmp_pat
     # The next shot was conditioned on the previous shot's last frame, as stitched (colour-matched).
     second = studio.history.get(shots[1]["id"])["request"]
     last = video.read_frames(Path(shots[0]["output"]))[-1]
-    from PIL import Image
-
     assert np.array_equal(np.asarray(Image.open(second["image"])), last)
     # Colour drift is measured on each later shot's opening frames against the first shot's end: matching leaves
     # a smaller Lab offset than the shot came with (random weights: only this can be measured).
@@ -161,9 +164,7 @@ def test_bad_scenes_are_refused_with_the_field_named(tmp_path, scene, words):
         parse_scene(studio, {**SHARED, **scene})
 
 
-def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path):
-    from PIL import Image
-
+def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path, capsys, root_logger):
     Image.fromarray(np.random.default_rng(4).integers(0, 255, (90, 120, 3), np.uint8)).save(tmp_path / "start.png")
     scene = {"model": "tiny-i2v", "image": "start.png", "width": 256, "height": 256, "steps": 2, "seed": 9,
              "overlap": 2, "shots": [{"prompt": "a lantern", "frames": 5}, {"prompt": "the lantern rises", "frames": 9}]}
@@ -176,21 +177,17 @@ def test_cli_scene_file_with_a_start_image_and_a_broken_file(tmp_path):
     assert summary["frames"] == 5 + 8 - 2 and _h264_frames(str(tmp_path / "s.mp4")) == 11  # seam: 1 dropped, 2 blended
     assert [shot["status"] for shot in summary["shots"]] == ["done", "done"]
     (tmp_path / "bad.json").write_text('{"shots": [')
-    bad = subprocess.run([*run, "bad.json"], capture_output=True, text=True, env=subprocess_env(tmp_path),
-                         cwd=tmp_path, timeout=120)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "not valid JSON" in bad.stderr
+    assert main(["scene", str(tmp_path / "bad.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "not valid JSON" in error
     assert read_scene_file(tmp_path / "scene.json")["image"] == str(tmp_path / "start.png")
 
 
 def test_presets_and_the_language_setting_apply_to_each_shot(tmp_path):
-    from studio.scene import shot_request
-
     studio = _studio(tmp_path)
     shots = [{"prompt": "a fox", "frames": 5}, {"prompt": "the fox runs", "frames": 5, "preset": "noir"}]
     scene = parse_scene(studio, {**SHARED, "preset": "cinematic", "translate": True, "shots": shots})
     first = shot_request(studio, scene, scene.shots[0], None)
-    from studio.images import store_frame
-
     frame = store_frame(np.zeros((256, 256, 3), np.uint8), tmp_path / "outputs" / "images")
     second = shot_request(studio, scene, scene.shots[1], frame.path, frame.sha256)
     assert (first.preset, second.preset) == ("cinematic", "noir") and first.translate and second.translate

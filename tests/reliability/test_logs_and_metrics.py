@@ -8,23 +8,11 @@ import logging
 import threading
 import time
 
-import pytest
-
 from studio import logs
 from studio.events import Cancelled, Done, Failed
 from studio.metrics import Metrics
 
 from .conftest import metric_samples
-
-
-@pytest.fixture
-def root_logger():
-    """`configure` owns the root logger; give pytest's handlers back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield root
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_json_lines_carry_the_job_id_from_extra_or_the_job_context(root_logger):
