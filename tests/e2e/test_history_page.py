@@ -159,7 +159,8 @@ def _select(page, words: str) -> None:
                            " return captions.length > 0 && captions.every(c => c.innerText.includes(text)); }",
                            arg=words, timeout=15_000)
     page.locator("#history_gallery .thumbnail-item").first.click()
-    page.wait_for_function("text => document.querySelector('#history_details').innerText.includes(text)", arg=words)
+    page.wait_for_function("text => document.querySelector('#history_details').innerText.includes(text)", arg=words,
+                           timeout=60_000)  # 30 s ran out once on a machine running four test sessions
 
 
 def _screenshot(page, path: Path) -> None:
