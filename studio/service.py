@@ -457,12 +457,15 @@ class Studio:
         return store_frame(frames[index], folder).path
 
     def prepare_prompt(
-        self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None
+        self, prompt: str, *, preset: str | None = None, translate: bool = True, user: str | None = None,
+        loras: tuple = (),
     ) -> dict[str, Any]:
         """What the model will read: the preset's style (a built-in or `user`'s own) around the prompt, then the
-        language layer."""
+        language layer, which keeps the trigger words of the job's LoRAs as typed (translated, the LoRA would not
+        see them)."""
         text = self.preset(preset, user).apply(prompt) if preset else prompt
-        prepared = self.language.prepare(text, translate=translate, subject=prompt if preset else None).to_dict()
+        prepared = self.language.prepare(text, translate=translate, subject=prompt if preset else None,
+                                         keep=self._trigger_words(loras)).to_dict()
         prepared["styled_prompt"] = text
         return prepared
 
@@ -568,8 +571,20 @@ class Studio:
             if writer is not None:
                 writer.abort()  # a failed, cancelled or abandoned job leaves no partial MP4; after close: no-op
 
+    def _trigger_words(self, loras: tuple) -> list[str]:
+        """The trigger words of these LoRAs ((name, strength, strength_low) each); an unknown name has none here (the
+        request is refused for it elsewhere)."""
+        words = []
+        for name, *_ in loras:
+            try:
+                words.extend(self.loras.get(name).trigger_words)
+            except StudioError:
+                continue
+        return words
+
     def _prepare_prompt(self, request: GenerationRequest, user: str | None = None) -> dict[str, Any]:
-        prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate, user=user)
+        prepared = self.prepare_prompt(request.prompt, preset=request.preset, translate=request.translate, user=user,
+                                       loras=request.loras)
         if request.model_prompt:  # the user edited what goes to the model
             prepared.update(model_prompt=request.model_prompt, translated=False, backend="edited by user",
                             summary="Edited by you: the model reads your text as written")

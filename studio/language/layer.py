@@ -8,6 +8,8 @@ never an error: the prompt goes as typed, with a notice that names the fix.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
@@ -106,12 +108,15 @@ class LanguageLayer:
         self.max_chars = max_chars
         self._cache = TranslationCache(cache_dir, cache_limits)
 
-    def prepare(self, text: str, *, translate: bool = True, subject: str | None = None) -> PreparedPrompt:
+    def prepare(self, text: str, *, translate: bool = True, subject: str | None = None,
+                keep: Sequence[str] = ()) -> PreparedPrompt:
         """The prompt for the text encoder; `translate=False` sends it as typed (the language is still detected).
 
         subject: the user's own words when `text` wraps them in a preset's style: the language and the summary are
         about them, not about the style's words (which are still translated: "Chinese, sent as typed; the preset's
         style translated with marian").
+        keep: phrases the model must read as typed wherever they appear (a LoRA's trigger words: translated, the
+        LoRA would never see them).
         """
         started = perf_counter()
         if len(text) > self.max_chars:
@@ -121,7 +126,7 @@ class LanguageLayer:
             return self._result(subject, text, UNDETERMINED, whole, started, notice,
                                 reason=f"longer than {self.max_chars:,} characters")
         language = detect_language(subject if subject and subject.strip() else text)
-        spans = _names_kept(_split(text, language, subject), language)
+        spans = _phrases_kept(_names_kept(_split(text, language, subject), language), keep)
         sources = _source_languages(language, spans)
         foreign = any(span.kind == "text" for span in spans)
         enrich = self.enrich and language != UNDETERMINED
@@ -132,6 +137,7 @@ class LanguageLayer:
                                 reason=reason)
         uncovered = f"{self.backend} does not translate it" if _uncovered(sources, self._covered()) else None
         keyed = text if subject is None else f"{text}\x00{subject}"  # the subject decides the language
+        keyed += "".join(f"\x01{phrase}" for phrase in sorted(set(keep)))  # so do the phrases kept
         key = TranslationCache.key(self.backend, self.model_id, keyed, self.enrich)
         if (hit := self._cache.get(key)) is not None:
             spans_done = [SpanResult(**span) for span in hit["spans"]]
@@ -200,6 +206,35 @@ def _names_kept(spans: list[Span], language: str) -> list[Span]:
     if language not in ("zh", "ja", "ko"):
         return spans
     return [Span("name", span.text) if span.kind == "text" and is_name(span.text) else span for span in spans]
+
+
+def _phrases_kept(spans: list[Span], keep: Sequence[str]) -> list[Span]:
+    """Each phrase of `keep` (any case) becomes a span of its own that goes to the model as typed; what is left of a
+    text span around it stays text, or is kept when it has no letters (", ")."""
+    phrases = sorted({phrase.strip() for phrase in keep if phrase and phrase.strip()}, key=len, reverse=True)
+    if not phrases:
+        return spans
+    pattern = re.compile("|".join(re.escape(phrase) for phrase in phrases), re.IGNORECASE)
+    out: list[Span] = []
+    for span in spans:
+        if span.kind != "text":
+            out.append(span)
+            continue
+        start = 0
+        for found in pattern.finditer(span.text):
+            out.extend(_rest(span.text[start:found.start()]))
+            out.append(Span("name", found.group(0)))
+            start = found.end()
+        out.extend(_rest(span.text[start:]))
+    return out
+
+
+def _rest(piece: str) -> list[Span]:
+    """A piece beside a kept phrase: its words are text, the punctuation and spaces at its ends are kept (the
+    seams "…, wtrclr style, …" survive translation)."""
+    match = re.fullmatch(r"(\W*)(.*?)(\W*)", piece, re.DOTALL)
+    lead, words, trail = match.groups() if match else ("", piece, "")
+    return [span for span in (Span("keep", lead), Span("text", words), Span("keep", trail)) if span.text]
 
 
 def _source_languages(language: str, spans: list[Span]) -> dict[int, str]:

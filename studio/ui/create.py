@@ -15,7 +15,7 @@ from ..errors import InvalidRequest, StudioError
 from ..memory import PLANS
 from ..models import ModelSpec
 from ..presets import PLACEHOLDER, Preset, PresetExists, export_preset, import_preset, save_user_preset, slugify, user_folder
-from ..request import check_length, frames_for_seconds
+from ..request import check_length, frames_for_seconds, parse_loras
 from ..service import Studio
 from ..access import browser_secret
 from . import formatting as fmt
@@ -193,11 +193,12 @@ def build(studio: Studio) -> CreateTab:
     outputs = [status, preview, result, job_info, seed]
 
     # Language panel: quick, unqueued from the GPU, only the latest edit counts.
-    language_inputs = [prompt, preset, as_typed, model_prompt, auto_prompt]
+    language_inputs = [prompt, preset, as_typed, model_prompt, auto_prompt, loras]
     language_outputs = [language_info, model_prompt, language_notice, auto_prompt, latest_prompt, restore]
 
-    def language(prompt_text: str, preset_name: str, typed: bool, shown: str, auto: str, request: gr.Request = None):
-        return _language(studio, prompt_text, preset_name, typed, shown, auto, fmt.user_of(request))
+    def language(prompt_text: str, preset_name: str, typed: bool, shown: str, auto: str, chosen: str,
+                 request: gr.Request = None):
+        return _language(studio, prompt_text, preset_name, typed, shown, auto, fmt.user_of(request), chosen)
 
     # A hand edit is marked as one, and the automatic text comes back only when the user asks for it.
     model_prompt.input(lambda shown, auto: (gr.update(label=SENT_EDITED if shown.strip() != auto.strip() else SENT_LABEL),
@@ -208,7 +209,7 @@ def build(studio: Studio) -> CreateTab:
                   latest_prompt, [model_prompt, auto_prompt, restore], queue=False, show_progress="hidden",
                   api_visibility="private")
 
-    for trigger in (prompt.change, as_typed.change):
+    for trigger in (prompt.change, as_typed.change, loras.change):  # a LoRA's trigger words stay as typed
         trigger(language, language_inputs, language_outputs, trigger_mode="always_last",
                 show_progress="hidden", concurrency_id="language", concurrency_limit=4, api_visibility="private")
     # One event for every setting, and only its latest run counts: a preset that changes five settings at once
@@ -436,7 +437,7 @@ def _describe(preset: Preset, detail: bool = False) -> str:
 
 
 def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, shown: str = "", auto: str = "",
-              user: str | None = None):
+              user: str | None = None, loras: str = ""):
     """The language panel: what the prompt's language is and what the model will read. A hand edit of the text
     sent to the model is kept when the prompt changes (the new automatic text waits behind "Use the automatic
     text again"); sent as typed, the text is shown but not editable, since an edit would be ignored. A prompt over
@@ -447,7 +448,8 @@ def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, shown: s
                 gr.update(visible=False), "", "", gr.update(visible=False))
     try:
         check_length("prompt", prompt)
-        prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed, user=user)
+        prepared = studio.prepare_prompt(prompt, preset=_preset_name(preset), translate=not as_typed, user=user,
+                                         loras=_chosen_loras(loras))
     except StudioError as exc:
         if edited:
             return fmt.plain(exc), gr.update(), gr.update(visible=False), auto, auto, gr.update(visible=True)
@@ -461,6 +463,14 @@ def _language(studio: Studio, prompt: str, preset: str, as_typed: bool, shown: s
     label = SENT_AS_TYPED if as_typed else SENT_LABEL
     return (fmt.language_panel(prepared), gr.update(value=new, label=label, interactive=not as_typed), notice, new, new,
             gr.update(visible=False))
+
+
+def _chosen_loras(text: str) -> tuple:
+    """The LoRAs typed so far, for their trigger words; a half-typed list counts as none (Generate names its fault)."""
+    try:
+        return parse_loras(text)
+    except StudioError:
+        return ()
 
 
 def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, guidance_2, shift) -> str:

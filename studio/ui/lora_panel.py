@@ -17,6 +17,7 @@ from ..loras import LoraEntry
 from ..request import parse_loras
 from ..service import Studio
 from . import formatting as fmt
+from .system_tab import shown_folder
 
 
 @dataclass
@@ -98,7 +99,9 @@ def add_triggers(studio: Studio, text: str, prompt: str) -> str:
 def library_text(studio: Studio) -> str:
     """What the library holds, where, and the files it cannot use, with the reason."""
     entries = studio.loras.entries()
-    folders = ", ".join(f"`{fmt.plain(folder)}`" for folder in studio.loras.folders)
+    # As the System tab shows the outputs folder: never an absolute path on a public page. Inside a code span
+    # Markdown escapes show as typed, so the name is shown as it is, less any backtick.
+    folders = ", ".join(f"`{shown_folder(folder).replace('`', '')}`" for folder in studio.loras.folders)
     if not entries:
         return f"No LoRA yet: put `.safetensors` LoRAs in {folders} (`python -m studio loras` lists them)."
     lines = [f"{len(entries)} in {folders}:"]

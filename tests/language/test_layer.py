@@ -61,6 +61,17 @@ def test_each_script_is_translated_from_its_own_language(tiny: LanguageLayer) ->
     ]
 
 
+def test_kept_phrases_reach_the_model_as_typed_with_their_seams(tiny: LanguageLayer) -> None:
+    """A LoRA's trigger words (`keep`) are never translated, in any case, with the punctuation around them."""
+    plain = tiny.prepare("a fox in the snow, wtrclr style, soft light")
+    kept = tiny.prepare("a fox in the snow, WTRCLR Style, soft light", keep=["wtrclr style"])
+    assert "wtrclr" not in plain.model_prompt.lower() and plain.translated
+    assert ", WTRCLR Style, " in kept.model_prompt and kept.translated
+    assert "1 name or brand kept as typed" in kept.summary
+    assert tiny.prepare("a fox in the snow, wtrclr style, soft light").model_prompt == plain.model_prompt, (
+        "the cache keeps the two apart")
+
+
 def test_translate_false_passes_through(tiny: LanguageLayer) -> None:
     prepared = tiny.prepare("Un robot marche dans une ville futuriste", translate=False)
     assert (prepared.language, prepared.model_prompt, prepared.translated) == (

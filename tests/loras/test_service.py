@@ -91,3 +91,19 @@ def test_a_broken_library_fast_lora_is_refused_before_the_queue(studio, tmp_path
     with pytest.raises(InvalidRequest, match="NaN or Inf"):
         studio.request("a fox", mode="fast")
     assert studio.history.list() == []
+
+
+def test_a_loras_trigger_words_reach_the_model_untranslated(tmp_path, factors, monkeypatch):
+    """Translated, a trigger word is a word the LoRA never learned: the job's model prompt keeps it as typed."""
+    monkeypatch.delenv("STUDIO_LORAS", raising=False)
+    makers.write(tmp_path / "loras" / "chalk.safetensors", makers.state(factors[0]),
+                 {"ss_tag_frequency": json.dumps({"set": {"chlk drawing": 9}})})
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path, translator="tiny"))
+    request = studio.request("a lighthouse at night, chlk drawing", loras="chalk", width=256, height=256, frames=5,
+                             steps=1)
+    with_lora = studio.prepare_prompt(request.prompt, loras=request.loras)
+    without = studio.prepare_prompt(request.prompt)
+    assert with_lora["translated"] and "chlk drawing" in with_lora["model_prompt"]
+    assert "chlk drawing" not in without["model_prompt"]
+    done = list(studio.generate(request))[-1]
+    assert "chlk drawing" in studio.history.get(done.job_id)["model_prompt"]
