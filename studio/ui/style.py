@@ -60,9 +60,6 @@ CSS = """
 .ws-warn p { color: #b45309; }
 .ws-error p { color: #b91c1c; }
 #preview img { object-fit: contain; }
-/* the live preview fills its column's width at the frame's own shape (a phone got a 60 px strip) */
-#preview .image-container, #preview .image-frame, #preview button { height: auto !important; width: 100% !important; }
-#preview img { width: 100% !important; height: auto !important; max-height: 70vh; }
 /* Wide text (the doctor's table) scrolls inside its own block: no tab scrolls sideways on a phone */
 #doctor, #job_info { min-width: 0; max-width: 100%; }
 /* width 0 + min-width 100%: the block adds nothing to its column's minimum width, then fills the column */

@@ -23,7 +23,8 @@ def test_a_saved_preset_is_listed_after_a_reload_and_export_downloads_the_select
     page.reload(wait_until="load")
     page.wait_for_selector("#prompt textarea")
     page.locator("#preset input").click()
-    assert page.get_by_role("option", name="Reload survivor").is_visible(), "a saved preset vanished on reload"
+    # The page reads the presets when it loads (a moment after the prompt box is there).
+    page.get_by_role("option", name="Reload survivor").wait_for(timeout=30_000)
     page.get_by_role("option", name="Anime").click()
     page.wait_for_timeout(1500)
     page.locator("#my_presets").click()
