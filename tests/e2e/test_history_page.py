@@ -170,7 +170,8 @@ def _screenshot(page, path: Path) -> None:
         const busy = document.querySelector('#tab_history [data-testid=status-tracker]:not(.hide)');
         window.quietSince = busy ? null : (window.quietSince || Date.now());
         return !busy && Date.now() - window.quietSince > 1000; }""", polling=100)
-    page.evaluate("() => document.querySelectorAll('#history_gallery img').forEach(img => img.loading = 'eager')")
-    page.wait_for_function("() => [...document.querySelectorAll('#history_gallery img')]"
-                           ".every(img => img.complete && img.naturalWidth > 0)")
+    # Eager on every poll: a refresh that lands after the quiet second renders new, lazy images off screen.
+    page.wait_for_function("() => { const images = [...document.querySelectorAll('#history_gallery img')];"
+                           " images.forEach(img => img.loading = 'eager');"
+                           " return images.every(img => img.complete && img.naturalWidth > 0); }", polling=250)
     page.screenshot(path=str(path), full_page=True)
