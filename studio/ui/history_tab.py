@@ -17,6 +17,7 @@ from ..history import ACTIVE, STATUSES, DeletedFiles, delete_job_files
 from ..request import MAX_PROMPT_CHARS
 from ..service import Studio
 from . import formatting as fmt
+from .image_files import image_file
 
 PAGE_SIZE = 24  # fills rows of 2, 3, 4 and 6 cards
 REQUEUABLE = ("interrupted", "failed", "cancelled")
@@ -240,4 +241,4 @@ def _thumbnail(job: dict[str, Any]):
         return job["thumbnail"]
     card = np.zeros((216, 384, 3), np.uint8)
     card[:] = _PLACEHOLDER_TONE.get(job.get("status"), (60, 64, 80))
-    return card
+    return image_file(card)

@@ -21,6 +21,7 @@ from ..request import GenerationRequest, cleaning_notice, frames_for_seconds
 from ..service import Studio
 from ..space import estimate_seconds, gpu_task
 from . import formatting as fmt
+from .image_files import image_file
 
 NO_PRESET = "none"
 MAX_VARIATIONS = 8
@@ -166,7 +167,7 @@ def stream(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tup
             elif isinstance(event, Progress):
                 yield fmt.progress_status(event), shown, None, about, seed
             elif isinstance(event, Preview):
-                shown = contact_sheet(event.frames)
+                shown = image_file(contact_sheet(event.frames))
                 yield gr.update(), shown, None, about, seed
             elif isinstance(event, Notice) and event.source != "language":
                 gr.Warning(event.message)

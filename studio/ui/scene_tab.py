@@ -22,6 +22,7 @@ from ..preview import contact_sheet
 from ..scene import SceneEnd, SceneUpdate, parse_scene, run_scene, start_scene
 from ..service import Studio
 from . import formatting as fmt
+from .image_files import image_file
 from .jobs import refused, requester
 
 SHOT_PROMPTS = ("A red fox trots through fresh snow at dawn, wide shot",
@@ -201,7 +202,7 @@ def _shot_update(update: SceneUpdate, shown: list[tuple[str, str]]) -> tuple:
     event = update.event
     preview: Any = gr.update()
     if isinstance(event, Preview):
-        preview = contact_sheet(np.asarray(event.frames))
+        preview = image_file(contact_sheet(np.asarray(event.frames)))
     if isinstance(event, Done):
         shown.append((event.thumbnail, f"shot {update.shot}"))
     fraction = ((update.shot - 1) + (event.fraction if isinstance(event, Progress) else 0.0)) / update.shots
