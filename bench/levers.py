@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from studio.speed import exact_attention
 from studio.speed import int8_attention as int8
 from studio.speed.compile import RegionalCompile
 from studio.speed.fp8 import quantize_fp8
@@ -33,7 +34,8 @@ def _dispatch(backend: str) -> Callable:
 
 
 def attention(
-    device: torch.device, tokens: int, fp8_configs: list[dict], pv16_configs: list[dict], runs: int = 3, heads: int = 40
+    device: torch.device, tokens: int, fp8_configs: list[dict], pv16_configs: list[dict], runs: int = 3, heads: int = 40,
+    exact: tuple[str, ...] = EXACT_BACKENDS,
 ) -> list[dict]:
     """Time every exact backend and our kernel (each config of each P·V type) on one attention call.
 
@@ -41,6 +43,7 @@ def attention(
     and on structured inputs, plus against an FP32 reference on 8 heads for scale.
     """
     int8.register_backends()
+    exact_attention.register_backends()
     flops = int8.attention_flops(tokens, heads)
     gen = torch.Generator(device="cpu").manual_seed(0)
     random = tuple(torch.randn(1, tokens, heads, 128, generator=gen).to(device, torch.bfloat16) for _ in range(3))
@@ -66,7 +69,7 @@ def attention(
         rows.append(row)
         print(_fmt(row), flush=True)
 
-    for backend in EXACT_BACKENDS:
+    for backend in exact:
         add(backend, _dispatch(backend))
     for pv_fp8, configs in ((True, fp8_configs), (False, pv16_configs)):
         for config in configs:
@@ -236,3 +239,44 @@ def _smooth_frames(count: int, height: int, width: int) -> np.ndarray:
 
 def _fmt(row: dict) -> str:
     return "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+
+
+def profile_forward(model, device: torch.device, width: int = 1280, height: int = 720) -> dict:
+    """Where one forward's GPU time goes, as the model stands (the runner's hooks left it compiled, with its
+    attention backend): CUDA kernel time grouped into matrix products, attention and the rest, plus the top
+    kernels, read off torch.profiler — what fusing the rest (RoPE, modulation, norms, activations) could save."""
+    from torch.profiler import ProfilerActivity, profile
+
+    latents = torch.randn(fullsize.latent_shape(width, height), device=device, dtype=torch.bfloat16)
+    text = torch.randn(1, 512, 4096, device=device, dtype=torch.bfloat16)
+    step = torch.tensor([999], device=device)
+
+    def forward():
+        return model(hidden_states=latents, timestep=step, encoder_hidden_states=text, return_dict=False)[0]
+
+    with torch.inference_mode():
+        _, times = repeat(forward, 1, device)
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            forward()
+            torch.cuda.synchronize(device)
+    kernels: dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.device_type.name == "CUDA" or getattr(event, "self_device_time_total", 0):
+            kernels[event.key] = kernels.get(event.key, 0.0) + event.self_device_time_total / 1e6
+
+    def kind(name: str) -> str:
+        low = name.lower()
+        if any(k in low for k in ("flash", "fmha", "attention", "cudnn", "prefill", "attn")):
+            return "attention"
+        if any(k in low for k in ("gemm", "sm90_xmma", "cutlass", "nvjet", "matmul", "wgmma")):
+            return "matrix products"
+        if "triton" in low:
+            return "compiled elementwise and reductions (Triton)"
+        return "other"
+
+    groups: dict[str, float] = {}
+    for name, seconds in kernels.items():
+        groups[kind(name)] = groups.get(kind(name), 0.0) + seconds
+    top = sorted(kernels.items(), key=lambda kv: -kv[1])[:25]
+    return dict(forward_s=times[0], gpu_seconds_by_kind=groups, gpu_seconds_total=sum(kernels.values()),
+                top_kernels=[dict(name=n[:160], seconds=s) for n, s in top])

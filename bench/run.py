@@ -241,6 +241,55 @@ def quality(out: Path, budget_s: float) -> dict:
     return runs.data
 
 
+def exact(out: Path, budget_s: float) -> dict:
+    """Issue 21, one call: the exact attention kernels on one 720P call (cuDNN, FlashAttention-4, FlashInfer's FA3,
+    and ours 8-bit for scale), then stock diffusers against the runner with each exact backend that runs here,
+    at 720P, in the same process; then turbo's computed and cached steps (cache-dit, a fixed mask) and where a
+    compiled forward's time goes. `--only` picks sections (the kernels, "stock", "ours", "turbo", "profile")."""
+    from studio.jobhooks import JobHook
+    from studio.speed.attention import AttentionBackend
+    from studio.speed.compile import RegionalCompile
+
+    from . import e2e as part
+    from . import levers
+
+    device = torch.device("cuda")
+    runs = Sections(out / "exact.json", budget_s)
+    backends = ("_native_cudnn", "studio_fa4", "studio_flashinfer")
+    runs.run("attention 720p exact kernels", lambda: levers.attention(
+        device, 75_600, [None], [], exact=backends))
+    pipe = _shared_pipeline(device)
+    compiled = RegionalCompile()
+    runs.run("stock 720p", lambda: part.stock(pipe, 1280, 720, 2))
+    for choice in ("fa4", "flashinfer", "cudnn"):
+        def one(choice: str = choice) -> dict:
+            attention = AttentionBackend(choice)
+            result = part.ours(pipe, [JobHook(), attention, compiled], 1280, 720, 2)
+            return dict(result, backend=attention.chosen, rejected=attention.rejected)
+
+        runs.run(f"ours 720p {choice}", one)
+    runs.run("turbo 720p (cached steps)", lambda: turbo_steps(pipe, compiled))
+    runs.run("profile 720p forward", lambda: levers.profile_forward(pipe.transformer, device))
+    return runs.data
+
+
+def turbo_steps(pipe, compiled, width: int = 1280, height: int = 720) -> dict:
+    """A 5-step turbo job with the mask 1,1,0,0,1 (steps 3 and 4 cached): a computed step's and a cached step's
+    seconds under cache-dit, to compose each policy's 40-step time; the exact backend is the studio's auto."""
+    from studio.speed.attention import AttentionBackend
+    from studio.speed.turbo import StepCache
+
+    from . import e2e as part
+
+    class Fixed(StepCache):
+        def masks(self, pipe, request):
+            return [[1, 1, 0, 0, 1]]
+
+    attention = AttentionBackend("auto")
+    result = part.ours(pipe, [attention, compiled, Fixed()], width, height, 5, mode="turbo")
+    return dict(result, backend=attention.chosen, mask=[1, 1, 0, 0, 1])
+
+
 def modes(out: Path, budget_s: float) -> dict:
     """The VAE decode in FP32 and in BF16 (the fast-mode default), then fast mode at 720P run whole:
     a first job (fuse, compile), then warm jobs with our 8-bit attention and with cuDNN's."""
@@ -325,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-PARTS = {"levers": levers, "e2e": e2e, "kernels": kernels, "quality": quality, "modes": modes}
+PARTS = {"levers": levers, "e2e": e2e, "kernels": kernels, "quality": quality, "modes": modes, "exact": exact}
 
 
 def _tuned_candidates() -> tuple[list[dict], list[dict]]:

@@ -176,12 +176,21 @@ def _sdpa_backends(index: int, capability: tuple[int, int], probe: bool) -> dict
 
 def _attention_libraries() -> dict[str, str | None]:
     """Attention libraries a user may have installed: their versions when they import, else None."""
+    from importlib.metadata import PackageNotFoundError, version
+
     found = {}
-    for key, module in (("flash_attn", "flash_attn"), ("flash_attn_3", "flash_attn_interface"),
-                        ("sageattention", "sageattention")):
+    for key, module, dist in (("flash_attn", "flash_attn", "flash-attn"),
+                              ("flash_attn_3", "flash_attn_interface", "flash-attn-3"),
+                              ("flash_attn_4", "flash_attn.cute", "flash-attn-4"),
+                              ("flashinfer", "flashinfer", "flashinfer-python"),
+                              ("sageattention", "sageattention", "sageattention")):
         try:
             imported = importlib.import_module(module)
-            found[key] = str(getattr(imported, "__version__", "installed"))
         except Exception:  # absent, or built for another torch/CUDA: either way not usable
             found[key] = None
+            continue
+        try:
+            found[key] = version(dist)
+        except PackageNotFoundError:
+            found[key] = getattr(imported, "__version__", None)  # a bare namespace (FA4 ships flash_attn.cute only) is no FA2
     return found

@@ -2,8 +2,9 @@
 
 A backend is only chosen after a small probe call through diffusers' own dispatcher agrees with
 exact attention, so a missing package, an old cuDNN or a card without FP8 falls through to the
-next candidate instead of failing a job. Measured on one H100 at 75,600 tokens (DESIGN.md):
-cuDNN 585, FlashAttention-2 366, memory-efficient 183 TFLOP/s — hence cuDNN before flash.
+next candidate instead of failing a job. Measured at 75,600 tokens: on one H100 (DESIGN.md) cuDNN 585,
+FlashAttention-2 366, memory-efficient 183 TFLOP/s — hence cuDNN before flash; on one H200 (issue 21)
+FlashAttention-4 662, FlashInfer's FA3 637, cuDNN 567 — hence those two first when installed.
 """
 
 from __future__ import annotations
@@ -16,13 +17,15 @@ from typing import Any
 import torch
 
 from ..jobhooks import JobHook
-from . import experts, gpu
+from . import exact_attention, experts, gpu
 
 log = logging.getLogger("studio.speed")
 
 # User-facing choice -> diffusers backends to try, best first.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "auto": ("_flash_3", "_native_cudnn", "_native_flash", "native"),
+    "auto": ("studio_fa4", "studio_flashinfer", "_flash_3", "_native_cudnn", "_native_flash", "native"),
+    "fa4": ("studio_fa4", "_native_cudnn", "native"),
+    "flashinfer": ("studio_flashinfer", "_native_cudnn", "native"),
     "cudnn": ("_native_cudnn", "native"),
     "flash": ("_native_flash", "native"),
     "efficient": ("_native_efficient", "native"),
@@ -30,11 +33,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "int8": ("sage", "studio_int8", "_native_cudnn", "native"),
     "int8-pv16": ("studio_int8_pv16", "_native_cudnn", "native"),
 }
-EXACT = {"_flash_3", "_native_cudnn", "_native_flash", "_native_efficient", "native"}
+EXACT = {"studio_fa4", "studio_flashinfer", "_flash_3", "_native_cudnn", "_native_flash", "_native_efficient", "native"}
 _PROBE_TOLERANCE = {True: 0.01, False: 0.05}  # exact backends / 8-bit ones (relative L2 on random input)
 
 
 def _installed(backend: str) -> bool:
+    if backend in exact_attention.BACKENDS:
+        return exact_attention.installed(backend)
     if backend == "_flash_3":
         return importlib.util.find_spec("flash_attn_interface") is not None
     if backend == "sage":  # SageAttention 2+ has CUDA kernels (8-bit P·V); 1.x on PyPI is slower than cuDNN
@@ -55,6 +60,8 @@ def probe(backend: str, device: torch.device, head_dim: int = 128) -> str | None
         from .int8_attention import register_backends
 
         register_backends()
+    if backend in exact_attention.BACKENDS:
+        exact_attention.register_backends()
     try:
         from diffusers.models.attention_dispatch import AttentionBackendName, dispatch_attention_fn
 

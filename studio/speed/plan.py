@@ -2,7 +2,7 @@
 
 Settings come from the environment (the service has no speed flags of its own yet):
 STUDIO_ATTENTION (auto, cudnn, flash, efficient, native, int8, int8-pv16), STUDIO_COMPILE (1/0),
-STUDIO_FP8 (1/0), STUDIO_TURBO_THRESHOLD, STUDIO_FAST_LORA (a path, or "high,low" paths; unset: the LoRA
+STUDIO_FP8 (1/0), STUDIO_TURBO (the step mask: slow, medium, fast, ultra), STUDIO_FAST_LORA (a path, or "high,low" paths; unset: the LoRA
 library's step-distilled entry),
 STUDIO_BF16_DECODE (the modes whose VAE decode runs in BF16, comma-separated: "fast" by default, "none"),
 STUDIO_FAST_ATTENTION (the attention of fast jobs that leave it at "default": int8 unless set).
@@ -25,7 +25,7 @@ from .decode import MODES as DECODE_MODES
 from .decode import Bf16Decode
 from .fast import FastMode, fast_request
 from .fp8 import Fp8Linears
-from .turbo import DEFAULT_THRESHOLD, StepCache
+from .turbo import DEFAULT_POLICY, POLICIES, StepCache
 
 
 @dataclass
@@ -34,7 +34,7 @@ class SpeedPlan:
     fast_attention: str = "int8"
     compile: bool = True
     fp8: bool = False
-    turbo_threshold: float = DEFAULT_THRESHOLD
+    turbo_policy: str = DEFAULT_POLICY
     fast_lora: tuple[Path | None, Path | None] = (None, None)
     bf16_decode: tuple[str, ...] = ("fast",)
     library: Any = None  # the studio's studio.loras.LoraLibrary: per-job LoRAs, and fast mode's when no path is set
@@ -44,6 +44,9 @@ class SpeedPlan:
         for name, value in (("STUDIO_ATTENTION", self.attention), ("STUDIO_FAST_ATTENTION", self.fast_attention)):
             if value not in CHOICES:
                 raise InvalidSetting(f"{name}={value!r} is not an attention choice. Fix: one of {', '.join(CHOICES)}.")
+        if self.turbo_policy not in POLICIES:
+            raise InvalidSetting(f"STUDIO_TURBO={self.turbo_policy!r} is not a step mask. Fix: one of {', '.join(POLICIES)} "
+                                 f"(fewest steps cached first).")
         unknown = sorted(set(self.bf16_decode) - set(DECODE_MODES))
         if unknown:
             raise InvalidSetting(f"STUDIO_BF16_DECODE names no mode {', '.join(map(repr, unknown))}. Fix: a comma-"
@@ -60,7 +63,7 @@ class SpeedPlan:
         hooks.append(AttentionBackend(self.attention, self.fast_attention))
         if self.compile:
             hooks.append(RegionalCompile())
-        hooks.append(StepCache(self.turbo_threshold))
+        hooks.append(StepCache(self.turbo_policy))
         hooks.append(Bf16Decode(self.bf16_decode))
         self.hooks = tuple(hooks)
 
@@ -73,7 +76,7 @@ class SpeedPlan:
             fast_attention=env.get("STUDIO_FAST_ATTENTION", "int8"),
             compile=env.get("STUDIO_COMPILE", "1") != "0",
             fp8=env.get("STUDIO_FP8", "0") == "1",
-            turbo_threshold=_number(env, "STUDIO_TURBO_THRESHOLD", DEFAULT_THRESHOLD),
+            turbo_policy=env.get("STUDIO_TURBO", DEFAULT_POLICY),
             fast_lora=(loras[0] if loras else None, loras[1] if len(loras) > 1 else None),
             bf16_decode=tuple(m.strip() for m in env.get("STUDIO_BF16_DECODE", "fast").split(",")
                               if m.strip() and m.strip() != "none"),
@@ -92,13 +95,3 @@ class SpeedPlan:
     def describe(self) -> str:
         return "; ".join(hook.describe() for hook in self.hooks)
 
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise InvalidSetting(f"{name}={raw!r} is not a number of at least 0. Fix: set it to one, e.g. {default}.")
-    return value

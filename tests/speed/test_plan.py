@@ -59,8 +59,7 @@ def test_plan_from_env_orders_hooks(tmp_path):
 
 @pytest.mark.parametrize("name, value, says", [
     ("STUDIO_ATTENTION", "warp-drive", "Fix: one of auto"), ("STUDIO_FAST_ATTENTION", "fastest", "Fix: one of auto"),
-    ("STUDIO_BF16_DECODE", "fast,draft", "no mode 'draft'"), ("STUDIO_TURBO_THRESHOLD", "high", "Fix: set it"),
-    ("STUDIO_TURBO_THRESHOLD", "-1", "at least 0"),
+    ("STUDIO_BF16_DECODE", "fast,draft", "no mode 'draft'"), ("STUDIO_TURBO", "0.1", "Fix: one of slow, medium"),
 ])
 def test_bad_speed_settings_name_the_variable_and_the_fix(name, value, says):
     """A studio error (one line in the CLI and at startup), not a traceback."""
@@ -92,19 +91,38 @@ def test_quality_jobs_stay_exact_and_cpu_levers_say_why_they_are_off(pipe):
     assert "FP8 linears need a CUDA GPU" in described
 
 
-def test_turbo_attaches_step_caching_for_its_job_only(pipe):
-    cache = StepCache(threshold=0.5)
-    seen = []
+def test_turbo_caches_the_steps_its_mask_names_for_its_job_only(pipe):
+    """cache-dit skips the cached steps' blocks after the first (counted by a hook on the last block), the frames
+    differ from the exact run's, and a quality job after it runs every block again and is exact."""
+    request = _request(steps=12)
+    exact = _run(pipe, [], request)
+    calls = []
+    counter = [m.blocks[-1].register_forward_hook(lambda *a: calls.append(1)) for m in experts(pipe)]
+    cache = StepCache()
+    turbo = _run(pipe, [cache], _request(steps=12, mode="turbo"))
+    skipped_run = len(calls)
+    calls.clear()
+    again = _run(pipe, [cache], request)
+    for handle in counter:
+        handle.remove()
+    masks = cache.last_masks
+    assert sum(map(len, masks)) == 12 and 0 < sum(map(sum, masks)) < 12
+    assert skipped_run == 2 * sum(map(sum, masks))  # two passes (CFG) per computed step, none on cached ones
+    assert len(calls) == 2 * 12 and torch.equal(again, exact)
+    assert not torch.equal(turbo, exact)
+    assert "steps computed in full" in cache.describe()
 
-    class Probe(JobHook):
-        def on_text_encoded(self, pipe):
-            seen.append([m.is_cache_enabled for m in experts(pipe)])
 
-    _run(pipe, [cache, Probe()], _request(mode="turbo"))
-    assert seen == [[True, True]]
-    assert not any(m.is_cache_enabled for m in experts(pipe))
-    _run(pipe, [cache, Probe()], _request())
-    assert seen[-1] == [False, False]
+def test_turbo_masks_follow_each_experts_share_of_the_steps(pipe):
+    from studio.speed.turbo import describe_masks, expert_steps, turbo_plan
+
+    high, low = expert_steps(pipe, 40, 12.0)
+    assert high + low == 40 and 0 < high < 40
+    masks = turbo_plan(pipe, 40, 12.0, "medium")
+    assert [len(m) for m in masks] == [high, low] and all(m[-1] == 1 for m in masks)
+    fast = turbo_plan(pipe, 40, 12.0, "ultra")
+    assert sum(map(sum, fast)) < sum(map(sum, masks))
+    assert describe_masks(masks).startswith(f"{sum(map(sum, masks))} of 40 steps computed in full (high-noise ")
 
 
 def _lora(path: Path, model: torch.nn.Module) -> Path:
