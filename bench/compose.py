@@ -27,13 +27,10 @@ FIGURES = REQUIRED_KEYS[3:]
 
 def expert_split(steps: int = 40, flow_shift: float = 12.0, boundary_ratio: float = 0.875) -> tuple[int, int]:
     """(high-noise steps, low-noise steps) that WanPipeline runs with UniPC at this shift (26, 14 for the defaults)."""
-    from diffusers import UniPCMultistepScheduler
+    from studio.speed.turbo import split_steps
 
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift)
-    scheduler.set_timesteps(steps)
-    boundary = boundary_ratio * scheduler.config.num_train_timesteps
-    high = int(sum(float(t) >= boundary for t in scheduler.timesteps))
-    return high, steps - high
+    high, low = split_steps(None, boundary_ratio, steps, flow_shift)
+    return high, low
 
 
 @dataclass(frozen=True)

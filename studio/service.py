@@ -336,6 +336,15 @@ class Studio:
             return f"{SPEED_NOT_SPLIT} ({self.config.gpus} GPUs)"
         return self.speed.describe()
 
+    def turbo_description(self, model: str | None, steps: int, flow_shift: float) -> str:
+        """What a turbo job of these settings computes, fixed before it starts: '24 of 40 steps computed in full
+        (high-noise 15/26, low-noise 9/14)'."""
+        from .speed.turbo import describe_masks, masks_for, split_steps
+
+        spec = self.spec_for(model)
+        policy = self.speed.turbo.policy
+        return describe_masks(masks_for(split_steps(None, spec.boundary_ratio, steps, flow_shift), policy))
+
     def doctor(self, *, measure: bool = False) -> dict[str, Any]:
         """The GPU doctor's report (studio.doctor) for this machine."""
         from .doctor import doctor_report

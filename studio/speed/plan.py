@@ -88,6 +88,11 @@ class SpeedPlan:
         """Fast mode's hook: which LoRA it uses (`chosen()`)."""
         return next(hook for hook in self.hooks if isinstance(hook, FastMode))
 
+    @property
+    def turbo(self) -> StepCache:
+        """Turbo mode's hook: its step-mask policy and the last job's masks."""
+        return next(hook for hook in self.hooks if isinstance(hook, StepCache))
+
     def prepare(self, request: Any) -> Any:
         """Adjust a request to its mode's needs (fast: 4 steps, guidance 1.0)."""
         return fast_request(request)

@@ -24,19 +24,27 @@ DEFAULT_POLICY = "medium"
 
 
 def expert_steps(pipe: Any, steps: int, flow_shift: float) -> list[int]:
-    """How many of a job's steps each expert runs: Wan2.2's high-noise expert takes the timesteps at or above
-    `boundary_ratio` of the schedule, the low-noise one the rest (diffusers' WanPipeline rule)."""
-    models = experts(pipe)
-    ratio = getattr(pipe.config, "boundary_ratio", None) if hasattr(pipe, "config") else None
-    if len(models) < 2 or ratio is None:
+    """How many of a job's steps each of the pipeline's experts runs."""
+    ratio = getattr(pipe.config, "boundary_ratio", None) if len(experts(pipe)) > 1 else None
+    return split_steps(pipe.scheduler, ratio, steps, flow_shift)
+
+
+def split_steps(scheduler: Any, boundary_ratio: float | None, steps: int, flow_shift: float) -> list[int]:
+    """Wan2.2's high-noise expert takes the timesteps at or above `boundary_ratio` of the schedule, the low-noise one
+    the rest (diffusers' WanPipeline rule); `scheduler` None stands for the Wan2.2 checkpoints' own (UniPC, flow)."""
+    if boundary_ratio is None:
         return [steps]
-    scheduler = pipe.scheduler
-    if "flow_shift" in scheduler.config:
+    if scheduler is None:
+        from diffusers import UniPCMultistepScheduler
+
+        scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                            flow_shift=flow_shift)
+    elif "flow_shift" in scheduler.config:
         scheduler = type(scheduler).from_config(scheduler.config, flow_shift=flow_shift)
     else:
         scheduler = type(scheduler).from_config(scheduler.config)
     scheduler.set_timesteps(steps)
-    boundary = ratio * scheduler.config.num_train_timesteps
+    boundary = boundary_ratio * scheduler.config.num_train_timesteps
     high = int(sum(1 for t in scheduler.timesteps if t >= boundary))
     return [high, steps - high]
 
@@ -54,7 +62,11 @@ def step_mask(steps: int, policy: str = DEFAULT_POLICY) -> list[int]:
 
 def turbo_plan(pipe: Any, steps: int, flow_shift: float, policy: str = DEFAULT_POLICY) -> list[list[int]]:
     """The masks a turbo job of `steps` steps will use, one per expert in the order they run."""
-    return [step_mask(n, policy) for n in expert_steps(pipe, steps, flow_shift) if n > 0]
+    return masks_for(expert_steps(pipe, steps, flow_shift), policy)
+
+
+def masks_for(split: list[int], policy: str = DEFAULT_POLICY) -> list[list[int]]:
+    return [step_mask(n, policy) for n in split if n > 0]
 
 
 def describe_masks(masks: list[list[int]]) -> str:

@@ -144,7 +144,8 @@ def build(studio: Studio) -> CreateTab:
                         [("Quality", "quality"), ("Turbo (step caching)", "turbo"),
                          *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
                         value="quality", label="Mode", elem_id="mode",
-                        info=fast_info + "Turbo reuses steps. Quality runs every step.",
+                        info=fast_info + "Turbo computes a fixed share of the steps in full and predicts the rest "
+                                         "(cache-dit; the line above says how many). Quality runs every step.",
                     )
                 with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",
@@ -187,7 +188,7 @@ def build(studio: Studio) -> CreateTab:
             client_id = gr.BrowserState("", storage_key="wan_studio_client", secret=browser_secret(studio.config.outputs))
             api_submit, api_follow, api_generate = (gr.Button(visible=False) for _ in range(3))
 
-    settings = [model, resolution, duration, fps, steps, guidance, guidance_2, shift]
+    settings = [model, resolution, duration, fps, steps, guidance, guidance_2, shift, mode]
     inputs = [prompt, preset, model, resolution, duration, negative_prompt, steps, guidance, guidance_2, shift, fps,
               seed, randomize, mode, memory_plan, model_prompt, as_typed, auto_prompt, attention, loras]
     outputs = [status, preview, result, job_info, seed]
@@ -473,7 +474,8 @@ def _chosen_loras(text: str) -> tuple:
         return ()
 
 
-def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, guidance_2, shift) -> str:
+def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, guidance_2, shift,
+             mode="quality") -> str:
     """The settings line, or what is wrong with a typed duration that the model cannot make."""
     try:
         spec = studio.spec_for(model)
@@ -484,9 +486,12 @@ def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, 
             # Named in the line itself (an unqueued event shows no toast), in the words of Generate's refusal.
             return (f"⚠ Duration {fmt.plain(duration)} s: {spec.name} makes {shortest:g} to {longest:g} s at {fps} "
                     "fps. Fix: choose a duration in that range.")
-        return fmt.settings_summary(spec, width, height, frames_for_seconds(seconds, fps, spec.max_frames), fps,
+        line = fmt.settings_summary(spec, width, height, frames_for_seconds(seconds, fps, spec.max_frames), fps,
                                     int(float(steps)), float(guidance),
                                     float(guidance_2) if spec.two_experts else None, float(shift))
+        if mode == "turbo":  # its cost is fixed before the job: say it where the settings are read
+            line += f" · turbo: {studio.turbo_description(model, int(float(steps)), float(shift))}"
+        return line
     except (StudioError, ValueError, TypeError, OverflowError):
         return ""
 

@@ -231,3 +231,19 @@ def test_a_fast_mode_lora_with_nothing_to_fuse_is_the_studios_problem(pipe, tmp_
     save_file({"unrelated.weight": torch.zeros(2)}, str(tmp_path / "empty.safetensors"))
     with pytest.raises(ModelUnavailable, match="STUDIO_FAST_LORA cannot be used.*none of its 1 keys"):
         FastMode(lora=tmp_path / "empty.safetensors").on_job_start(pipe, _request(mode="fast"))
+
+
+def test_the_settings_line_states_turbos_mask_before_the_job(tmp_path):
+    """What a turbo job will compute is fixed before it starts, so the page says it where the settings are read;
+    the same sentence the System tab's speed line gives after the job."""
+    from studio.config import StudioConfig
+    from studio.service import Studio
+    from studio.ui.create import _summary
+
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    quality = _summary(studio, "tiny", "256x256", 1.0, 16, 40, 4.0, 3.0, 12.0, "quality")
+    turbo = _summary(studio, "tiny", "256x256", 1.0, 16, 40, 4.0, 3.0, 12.0, "turbo")
+    assert "turbo" not in quality and turbo.startswith(quality)
+    assert turbo.endswith("· turbo: 24 of 40 steps computed in full (high-noise 15/26, low-noise 9/14)")
+    fewer = _summary(studio, "tiny", "256x256", 1.0, 16, 20, 4.0, 3.0, 5.0, "turbo")
+    assert "of 20 steps computed in full" in fewer
