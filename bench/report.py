@@ -175,14 +175,15 @@ def build(folders: list[Path]) -> dict[str, Any]:
     methods["preview_cost_ratio"] = "preview time over denoising time in the 720P exact run (previews every step)"
     result["turbo_720p_s"] = None
     methods["turbo_720p_s"] = (
-        "not measured at 720P; at 480P (turbo_480p) FirstBlockCache found no step to skip on random weights, "
-        "whose residuals do not settle like a trained model's, so its real speed-up needs the real weights"
+        "not in these files: turbo through cache-dit is composed by bench.exact_report (2026-12-05-h200); at 480P "
+        "(turbo_480p, 2026-11-25) the earlier FirstBlockCache found no step to skip on random weights"
     )
     if turbo:
         result["turbo_480p"] = {
             "exact_steady_step_s": turbo["exact"]["step_seconds"][-1],
             "turbo_steady_step_s": turbo["turbo"]["step_seconds"][-1],
-            "final_latent_error": round(turbo["final_latent_error"], 5), "threshold": turbo["threshold"],
+            "final_latent_error": round(turbo["final_latent_error"], 5),
+            "setting": turbo.get("policy", turbo.get("threshold")),  # cache-dit's mask policy; FirstBlockCache's threshold
         }
     result["published"] = {
         "official_wan22_720p_s": 1041.5, "official_wan22_720p_peak_gb": 59.8, "lightx2v_720p_s": 823.5,

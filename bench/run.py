@@ -354,7 +354,7 @@ def turbo_against_exact(pipe, hooks: list, turbo, width: int = 832, height: int 
     exact_latent = tap.latent
     cached = part.ours(pipe, hooks, width, height, steps, mode="turbo")
     tap.close()
-    return dict(exact=exact, turbo=cached, threshold=turbo.threshold,
+    return dict(exact=exact, turbo=cached, policy=turbo.policy, masks=turbo.last_masks,
                 final_latent_error=relative_error(tap.latent, exact_latent))
 
 

@@ -89,8 +89,9 @@ def _request_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("quality", "turbo", "fast"))
     parser.add_argument("--memory-plan", help="auto or a plan name (see `doctor`)")
     parser.add_argument("--attention", help="default ($STUDIO_ATTENTION; fast jobs: $STUDIO_FAST_ATTENTION, int8), "
-                                            "auto (exact, fastest kernel found), "
-                                            "int8 (ours: faster, about 1 %% error), cudnn, flash, efficient, native")
+                                            "auto (exact, fastest kernel found: FA4, FlashInfer, cuDNN), "
+                                            "int8 (ours: faster, about 1 %% error), fa4, flashinfer, cudnn, flash, "
+                                            "efficient, native")
     parser.add_argument("--gpus", type=_int("gpus"), help="split the video over N GPUs (default: $STUDIO_GPUS or 1)")
     parser.add_argument("--translator", help="tiny, marian, m2m100, qwen or none")
     parser.add_argument("--no-translate", action="store_true", help="send the prompt to the model as typed")

@@ -207,3 +207,33 @@ def test_memory_plan_bench_runs_warm_fast_jobs_through_the_studio(tmp_path):
     jobs = [row, *row["warm_jobs"]]
     assert [j["status"] for j in jobs] == ["done", "done"] and all(len(j["step_seconds"]) == 4 for j in jobs)
     assert all(j["timings"]["encode"] > 0 for j in jobs) and len(list(tmp_path.glob("studio/videos/*.mp4"))) == 2
+
+
+def test_exact_report_composes_each_run_against_its_own_files_stock(tmp_path):
+    """Ratios against the stock run of the same file; turbo composed per cache-dit policy from its computed and
+    cached steps, on the fastest exact backend's step."""
+    import json
+
+    from bench import exact_report
+
+    def ours(backend, steps, mode="quality", **extra):
+        return dict(runner="studio PipelineRunner", mode=mode, backend=backend, step_seconds=steps,
+                    timings={"text": 0.1, "decode": 6.0}, **extra)
+
+    def write(name, sections):
+        data = {"environment": {"card": "NVIDIA H200"},
+                "sections": {k: {"result": v, "seconds": 1.0} for k, v in sections.items()}}
+        (tmp_path / name).write_text(json.dumps(data))
+
+    stock = dict(runner="stock diffusers WanPipeline", step_seconds=[26.0, 25.0], after_last_step_s=7.0)
+    write("a.json", {"stock 720p": stock, "ours 720p cudnn": ours("_native_cudnn", [30.0, 22.0]),
+                     "turbo": ours("_native_cudnn", [23.0, 22.5, 0.5, 0.7, 22.5], mode="turbo", mask=[1, 1, 0, 0, 1])})
+    write("b.json", {"stock 720p": dict(stock, step_seconds=[26.0, 24.0]), "ours 720p fa4": ours("studio_fa4", [30.0, 20.0])})
+    result = exact_report.figures(tmp_path)
+    fa4 = next(r for r in result["quality"] if r["backend"] == "studio_fa4")
+    assert fa4["speedup"] == pytest.approx(24.0 / 20.0) and fa4["composed_40_steps_s"] == pytest.approx(0.1 + 800 + 6 + 1.25)
+    turbo = result["turbo"]
+    assert turbo["exact_backend_composed"] == "studio_fa4" and turbo["taylorseer_extra_s"] == pytest.approx(0.5)
+    medium = next(p for p in turbo["policies"] if p["policy"] == "medium")
+    n = medium["computed_steps"]
+    assert medium["composed_40_steps_s"] == pytest.approx(0.1 + n * 20.5 + (40 - n) * 0.6 + 6 + 1.25)
