@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         max_file_size=config.max_upload_bytes,
         app_kwargs={"routes": [_metrics_route(studio)], "middleware": [
             Middleware(UploadBudget, count_bytes=8 * config.max_upload_bytes),
-            Middleware(OwnFilesOnly, outputs=Path(config.outputs), enabled=bool(auth))]},
+            Middleware(OwnFilesOnly, history=studio.history, enabled=bool(auth))]},
         theme=theme(), css=CSS, head=HEAD, show_error=True,
         max_threads=256,  # each job stream holds a thread while its job runs (at most 8 per person, jobs.Followers)
     )

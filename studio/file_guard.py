@@ -20,10 +20,9 @@ _JOB_FILE = re.compile(rf"({JOB_ID_PATTERN})\.(?:mp4|jpg|json)$")
 class OwnFilesOnly:
     """ASGI middleware: `/…/file=<outputs>/videos/<job id>.*` only for the job's own login (or its owner-less jobs)."""
 
-    def __init__(self, app: Callable, *, outputs: Path, enabled: bool) -> None:
-        self.app, self.enabled = app, enabled
-        self.videos = Path(outputs).resolve() / "videos"
-        self.history = History(Path(outputs))
+    def __init__(self, app: Callable, *, history: History, enabled: bool) -> None:
+        self.app, self.enabled, self.history = app, enabled, history  # the studio's own: no second open at start-up
+        self.videos = history.folder.resolve() / "videos"
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if self.enabled and scope["type"] == "http" and "/file=" in scope.get("path", ""):

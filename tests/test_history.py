@@ -100,3 +100,27 @@ def test_an_old_history_is_migrated_and_keeps_its_jobs(tmp_path):
     assert job["status"] == "done" and job["favourite"] == 0 and job["position"] is None
     with sqlite3.connect(tmp_path / "history.sqlite") as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_the_preset_card_lookup_uses_its_index_not_a_scan(tmp_path, monkeypatch):
+    """Asked for every user preset on every page load: SQLite's plan for the statement the history runs names the
+    partial expression index."""
+    import sqlite3
+
+    from studio import history as module
+
+    history = module.History(tmp_path)
+    ran: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        db = connect(*args, **kwargs)
+        db.set_trace_callback(ran.append)
+        return db
+
+    monkeypatch.setattr(module.sqlite3, "connect", traced)
+    history.latest_thumbnail("ink", user="ana")
+    monkeypatch.undo()
+    statement = next(s for s in ran if s.startswith("SELECT thumbnail"))
+    plan = " ".join(str(row) for row in connect(history.path).execute("EXPLAIN QUERY PLAN " + statement))
+    assert "jobs_preset_done" in plan, plan

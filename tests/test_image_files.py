@@ -18,3 +18,12 @@ def test_the_same_picture_is_one_file_written_once_and_the_oldest_go(tmp_path):
     for value in range(5):
         image_file(np.full((8, 8, 3), value * 40, np.uint8), tmp_path, max_files=3)
     assert len(list(tmp_path.glob("*.jpg"))) == 3
+
+
+def test_a_folder_is_pruned_every_twentieth_of_its_limit_and_stays_near_it(tmp_path):
+    """With room for 40 files the folder is pruned every 2 writes: never more than 41 files on disk."""
+    counts = []
+    for value in range(60):
+        image_file(np.full((8, 8, 3), value, np.uint8), tmp_path, max_files=40)
+        counts.append(len(list(tmp_path.glob("*.jpg"))))
+    assert max(counts) <= 41 and counts[-1] <= 41 and counts[39] == 40

@@ -87,7 +87,7 @@ def build(studio: Studio) -> CreateTab:
             latest_prompt = gr.State("")  # the newest automatic text, kept aside while the user's edit is shown
 
             gallery = gr.Gallery(
-                value=[(str(studio.preset_card(p)), p.title) for p in presets if p.thumbnail], label="Style",
+                value=[(str(studio.preset_card(p)), p.title) for p in _carded(presets)], label="Style",
                 show_label=False,
                 columns=5, height="auto", allow_preview=False, object_fit="cover",
                 elem_id="presets", buttons=[], interactive=False,
@@ -498,7 +498,7 @@ def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, 
 
 def _gallery_pick(studio: Studio):
     def pick(event: gr.SelectData, request: gr.Request = None) -> str:
-        shown = [p for p in studio.presets(fmt.user_of(request)) if p.thumbnail]
+        shown = _carded(studio.presets(fmt.user_of(request)))
         return shown[event.index].name if 0 <= event.index < len(shown) else NO_PRESET
 
     return pick
@@ -531,7 +531,7 @@ def _preset_changed(studio: Studio, name: str, model: str, keep: bool, last: str
 
 def _card(studio: Studio, preset: Preset, user: str | None) -> dict:
     """The gallery with `preset`'s card marked as the selected one (none for a preset without a card)."""
-    shown = [p.name for p in studio.presets(user) if p.thumbnail]
+    shown = [p.name for p in _carded(studio.presets(user))]
     return gr.update(selected_index=shown.index(preset.name) if preset.name in shown else None)
 
 
@@ -612,7 +612,12 @@ def _preset_choices(studio: Studio, user: str | None = None):
     """The dropdown's and the gallery's presets: the built-ins and `user`'s own (everyone's without logins)."""
     presets = studio.presets(user)
     return ([(p.title, p.name) for p in presets],
-            [(str(studio.preset_card(p, user)), p.title) for p in presets if p.thumbnail])
+            [(str(studio.preset_card(p, user)), p.title) for p in _carded(presets)])
+
+
+def _carded(presets) -> list[Preset]:
+    """The presets the gallery shows, in its order (those with a card): a pick's index means one of these."""
+    return [p for p in presets if p.thumbnail]
 
 
 def _replace_label(title: str) -> str:

@@ -18,10 +18,12 @@ from PIL import Image
 
 FOLDER = Path(tempfile.gettempdir()) / "wan-studio-images"  # the system temp folder: Gradio serves outputs from it
 MAX_FILES = 2000
+_written: dict[Path, int] = {}  # files written per folder since it was last pruned
 
 
 def image_file(array: np.ndarray, folder: Path = FOLDER, max_files: int = MAX_FILES) -> str:
-    """The JPEG of `array`, written once (to a temporary name, then renamed); the oldest go past `max_files`."""
+    """The JPEG of `array`, written once (to a temporary name, then renamed). The oldest go past `max_files`, checked
+    every twentieth of `max_files` writes (a listing of the folder each time would cost more than the write)."""
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(buffer, format="JPEG", quality=88)
     data = buffer.getvalue()
@@ -33,7 +35,10 @@ def image_file(array: np.ndarray, folder: Path = FOLDER, max_files: int = MAX_FI
     with os.fdopen(handle, "wb") as out:
         out.write(data)
     os.replace(staging, path)
-    written = sorted(path.parent.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
-    for old in written[: max(0, len(written) - max_files)]:
-        old.unlink(missing_ok=True)
+    _written[path.parent] = _written.get(path.parent, 0) + 1
+    if _written[path.parent] >= max(1, max_files // 20):
+        _written[path.parent] = 0
+        kept = sorted(path.parent.glob("*.jpg"), key=lambda p: p.stat().st_mtime)
+        for old in kept[: max(0, len(kept) - max_files)]:
+            old.unlink(missing_ok=True)
     return str(path)
