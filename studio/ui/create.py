@@ -139,14 +139,7 @@ def build(studio: Studio) -> CreateTab:
                     seed = gr.Number(value=-1, precision=0, label="Seed", elem_id="seed", minimum=-1)
                     randomize = gr.Checkbox(value=True, label="Random seed each run", elem_id="randomize")
                 with gr.Row():
-                    has_fast, fast_info = lora_panel.fast_mode_text(studio)
-                    mode = gr.Radio(
-                        [("Quality", "quality"), ("Turbo (step caching)", "turbo"),
-                         *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
-                        value="quality", label="Mode", elem_id="mode",
-                        info=fast_info + "Turbo computes a fixed share of the steps in full and predicts the rest "
-                                         "(cache-dit; the line above says how many). Quality runs every step.",
-                    )
+                    mode = gr.Radio(**_modes(studio), value="quality", label="Mode", elem_id="mode")
                 with gr.Row():
                     memory_plan = gr.Dropdown(["auto", *PLANS], value="auto", label="Memory plan",
                                               elem_id="memory_plan")
@@ -228,6 +221,9 @@ def build(studio: Studio) -> CreateTab:
         return _export(studio, name, fmt.user_of(request))
 
     gr.on(None, my_presets, [], [preset, gallery], show_progress="hidden", queue=False, api_visibility="private")
+    # Read again at each page load: a step-distilled LoRA put in the library since the start turns fast mode on.
+    gr.on(None, lambda: gr.update(**_modes(studio)), [], [mode], show_progress="hidden", queue=False,
+          api_visibility="private")
     # The export button holds the selected preset's file before it is clicked: a DownloadButton downloads the value
     # it has at the click, so a file made by the click itself would be the previous selection's.
     gr.on(None, export_here, preset, export, show_progress="hidden", queue=False, api_visibility="private")
@@ -613,6 +609,17 @@ def _preset_choices(studio: Studio, user: str | None = None):
     presets = studio.presets(user)
     return ([(p.title, p.name) for p in presets],
             [(str(studio.preset_card(p, user)), p.title) for p in _carded(presets)])
+
+
+def _modes(studio: Studio) -> dict[str, Any]:
+    """The mode choice's options and words as the studio stands now (fast mode only with its LoRA)."""
+    has_fast, fast_info = lora_panel.fast_mode_text(studio)
+    return dict(
+        choices=[("Quality", "quality"), ("Turbo (step caching)", "turbo"),
+                 *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
+        info=fast_info + "Turbo computes a fixed share of the steps in full and predicts the rest (cache-dit; the "
+                         "line above says how many). Quality runs every step.",
+    )
 
 
 def _carded(presets) -> list[Preset]:

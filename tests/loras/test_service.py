@@ -107,3 +107,16 @@ def test_a_loras_trigger_words_reach_the_model_untranslated(tmp_path, factors, m
     assert "chlk drawing" not in without["model_prompt"]
     done = list(studio.generate(request))[-1]
     assert "chlk drawing" in studio.history.get(done.job_id)["model_prompt"]
+
+
+def test_the_pages_mode_choice_offers_fast_once_its_lora_is_in_the_library(studio, tmp_path, factors):
+    """Read at each page load (not when the page was built): a LoRA added while the studio runs turns fast on."""
+    from studio.ui.create import _modes
+
+    before = _modes(studio)
+    assert [value for _, value in before["choices"]] == ["quality", "turbo"] and "is off" in before["info"]
+    makers.write(tmp_path / "loras" / "wan22_lightx2v_4step_high_noise.safetensors", makers.state(factors[0]))
+    makers.write(tmp_path / "loras" / "wan22_lightx2v_4step_low_noise.safetensors", makers.state(factors[1]))
+    after = _modes(studio)
+    assert [value for _, value in after["choices"]] == ["quality", "turbo", "fast"]
+    assert "wan22_lightx2v_4step" in after["info"]
