@@ -34,6 +34,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "int8-pv16": ("studio_int8_pv16", "_native_cudnn", "native"),
 }
 EXACT = {"studio_fa4", "studio_flashinfer", "_flash_3", "_native_cudnn", "_native_flash", "_native_efficient", "native"}
+NAMES = {  # what the System tab calls a chosen backend
+    "studio_fa4": "FlashAttention-4", "studio_flashinfer": "FlashInfer FA3", "_flash_3": "FlashAttention-3",
+    "_native_cudnn": "cuDNN", "_native_flash": "FlashAttention-2 in PyTorch", "studio_int8": "ours, 8-bit",
+    "studio_int8_pv16": "ours, 8-bit Q·K", "sage": "SageAttention",
+}
 _PROBE_TOLERANCE = {True: 0.01, False: 0.05}  # exact backends / 8-bit ones (relative L2 on random input)
 
 
@@ -125,5 +130,5 @@ class AttentionBackend(JobHook):
         return "native"
 
     def describe(self) -> str:
-        return (f"attention {self.chosen or 'not chosen yet'} (studio setting: {self.choice}, "
-                f"{self.fast_choice} for fast jobs)")
+        chosen = f"{self.chosen} ({NAMES[self.chosen]})" if self.chosen in NAMES else self.chosen or "not chosen yet"
+        return f"attention {chosen} (studio setting: {self.choice}, {self.fast_choice} for fast jobs)"
