@@ -254,6 +254,18 @@ class Studio:
             self.workers.wake()
         return f"Job {job['id']} is queued again."
 
+    def rerun(self, job_id: str, *, user: str | None = None) -> GenerationRequest:
+        """A job's own request again, its start image, seed and settings included, checked as a new request is
+        (the model must still be here, the stored image must still match its hash): for jobs whose settings the
+        Create tab cannot hold, such as an image-to-video job's start image."""
+        job = self.job(job_id, user=user)
+        stored = dict(job.get("request") or {})
+        if "scene" in stored:
+            raise InvalidRequest("job", job["id"], "it is a scene. Fix: run it again from the Scenes tab or "
+                                 f"`python -m studio scene --resume {job['id']}`")
+        request = GenerationRequest.from_dict(self.spec_for(stored.get("model")), stored)
+        return self.store_image(request) if request.image else request
+
     def jobs(self, *, user: str | None = None, client: str | None = None) -> list[dict[str, Any]]:
         """The queue as a list: running jobs, then queued ones in order, each with its place; `user`/`client`
         mark which are the caller's (`mine`)."""

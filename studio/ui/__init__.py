@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gradio as gr
 
+from ..errors import StudioError
 from ..service import Studio
-from . import create, history_tab, scene_tab, system_tab
+from . import create, history_tab, jobs, scene_tab, system_tab
+from . import formatting as fmt
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -71,8 +73,33 @@ def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: histor
         return button.click(keep, past.selected, made.keep_settings, queue=False, api_visibility="private").then(
             use, [past.selected, made.preset], [*fields, made.keep_settings, tabs], api_visibility="private")
 
+    def stored(job_id: str | None, client: str, request: gr.Request = None):
+        """Re-run of a job whose settings the Create tab cannot hold (an image-to-video job's start image): its
+        stored request is queued as it is and the Create tab follows it; other jobs go the page's way below."""
+        job = studio.history.get(job_id) if job_id else None
+        if not (job and (job.get("request") or {}).get("image")):
+            return False, gr.update(), gr.update()
+        try:
+            again = studio.rerun(job_id, user=fmt.user_of(request))
+        except StudioError as exc:
+            raise jobs.refused(studio, exc.kind, str(exc)) from None
+        job_id = jobs.submit(studio, again, request, client=client)[0]
+        gr.Info(f"Queued again with its start image and seed {again.seed}.")
+        return True, job_id, gr.Tabs(selected="create")
+
+    def submit_unless(done: bool, *values, request: gr.Request = None):
+        if done:
+            return tuple(gr.update() for _ in made.submit_outputs)
+        return made.submit_here(*values, request=request)
+
+    done = gr.State(False)
     choose(past.use)
-    choose(past.rerun).then(
-        made.submit_here, [*made.inputs, made.client_id], made.submit_outputs, cancels=[made.follow_event],
+    past.rerun.click(stored, [past.selected, made.client_id], [done, made.current_job, tabs],
+                     cancels=[made.follow_event], api_visibility="private").then(
+        lambda done, job_id: False if done else bool(job_id), [done, past.selected], made.keep_settings,
+        queue=False, api_visibility="private").then(
+        lambda done, *a: tuple(gr.update() for _ in (*fields, made.keep_settings, tabs)) if done else use(*a),
+        [done, past.selected, made.preset], [*fields, made.keep_settings, tabs], api_visibility="private").then(
+        submit_unless, [done, *made.inputs, made.client_id], made.submit_outputs, cancels=[made.follow_event],
         preprocess=False, api_visibility="private",
     )
