@@ -50,10 +50,11 @@ def split_steps(scheduler: Any, boundary_ratio: float | None, steps: int, flow_s
 
 
 def step_mask(steps: int, policy: str = DEFAULT_POLICY) -> list[int]:
-    """cache-dit's mask for `steps` steps: 1 = computed in full, 0 = cached. The last step is always computed."""
+    """cache-dit's mask for `steps` steps: 1 = computed in full, 0 = cached. The last step is always computed; an
+    expert with fewer than 8 steps (other than 4 or 6, which cache-dit defines) computes them all."""
     import cache_dit
 
-    if steps <= 2:
+    if steps < 8 and steps not in (4, 6):  # cache-dit's policies are defined for these short runs only
         return [1] * steps
     mask = list(cache_dit.steps_mask(total_steps=steps, mask_policy=policy))[:steps]
     mask[-1] = 1
@@ -98,6 +99,10 @@ class StepCache(JobHook):
         import cache_dit
         from cache_dit import BlockAdapter, DBCacheConfig, ForwardPattern, ParamsModifier, TaylorSeerCalibratorConfig
 
+        if getattr(request, "image", None):  # cache-dit wraps the call of the pipeline the runner will call
+            from ..i2v import image_pipeline
+
+            pipe = image_pipeline(pipe)
         masks = self.last_masks = self.masks(pipe, request)
         models = experts(pipe)
 

@@ -247,3 +247,41 @@ def test_the_settings_line_states_turbos_mask_before_the_job(tmp_path):
     assert turbo.endswith("· turbo: 24 of 40 steps computed in full (high-noise 15/26, low-noise 9/14)")
     fewer = _summary(studio, "tiny", "256x256", 1.0, 16, 20, 4.0, 3.0, 5.0, "turbo")
     assert "of 20 steps computed in full" in fewer
+
+
+@pytest.mark.parametrize("model", ["tiny-i2v", "tiny-5b"])
+def test_turbo_caches_image_to_video_jobs_too(model, tmp_path):
+    """An I2V model's own pipeline, and the 5B model's image view (another pipeline object the runner calls): the
+    cached steps skip the blocks in both. 16 steps: each expert's share is long enough for a mask of its own."""
+    import dataclasses
+
+    import numpy as np
+    from PIL import Image
+
+    from studio.images import prepare_image
+
+    picture = tmp_path / "start.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(picture)
+    stored = prepare_image(picture, tmp_path / "images", 256, 256)
+    pipe = build_tiny_pipeline(model)
+    pipe.set_progress_bar_config(disable=True)
+    request = GenerationRequest.create(MODELS[model], "a cat", image=str(picture), width=256, height=256, frames=5,
+                                       steps=16, seed=1, mode="turbo")
+    request = dataclasses.replace(request, image=stored.path, image_sha256=stored.sha256)
+    calls = []
+    counter = [m.blocks[-1].register_forward_hook(lambda *a: calls.append(1)) for m in experts(pipe)]
+    cache = StepCache()
+    PipelineRunner(pipe, hooks=[cache]).run("t", request, "a cat", "blurry", emit=lambda e: None,
+                                            cancel=threading.Event())
+    for handle in counter:
+        handle.remove()
+    computed = sum(map(sum, cache.last_masks))
+    assert sum(map(len, cache.last_masks)) == 16 and computed < 16 and len(calls) == 2 * computed
+
+
+def test_short_expert_shares_are_computed_in_full():
+    """cache-dit defines its masks for 4, 6 and 8+ steps only; a 3-step share computes every step."""
+    from studio.speed.turbo import step_mask
+
+    assert step_mask(3) == [1, 1, 1] and step_mask(1) == [1]
+    assert sum(step_mask(4)) <= 4 and step_mask(6)[-1] == 1 and sum(step_mask(12)) < 12
