@@ -145,8 +145,8 @@ def build(studio: Studio) -> CreateTab:
                                               elem_id="memory_plan")
                     attention = gr.Dropdown(
                         ATTENTION_OPTIONS, value="default", label="Attention", elem_id="attention",
-                        info="Studio setting: exact for quality and turbo, 8-bit for fast. 8-bit is ours: a 720P step "
-                             "about 16 % faster than exact on an H100, ~1 % error (BENCHMARKS.md).",
+                        info="Studio setting: exact for quality and turbo (FlashAttention-4 where installed, else "
+                             "cuDNN), 8-bit for fast. 8-bit is ours: faster, ~1 % error (BENCHMARKS.md).",
                     )
                 loras = lora_panel.build(studio, prompt).loras
             with gr.Accordion("Batch from a file", open=False, elem_id="batch"):
@@ -210,8 +210,10 @@ def build(studio: Studio) -> CreateTab:
     # ends with the summary of all five, never of the first change read alongside stale values.
     # Raw values (preprocess=False): a typed duration out of range is named here, where Gradio's own check would
     # answer with a bare "Error".
-    gr.on([s.change for s in settings], lambda *a: _summary(studio, *a), settings, summary,
-          trigger_mode="always_last", preprocess=False, show_progress="hidden", queue=False, api_visibility="private")
+    # The mode's own words say what turbo computes with these settings too: the choice sits far below the line.
+    gr.on([s.change for s in settings], lambda *a: (_summary(studio, *a), gr.update(info=_mode_info(studio, *a))),
+          settings, [summary, mode], trigger_mode="always_last", preprocess=False, show_progress="hidden", queue=False,
+          api_visibility="private")
 
     def my_presets(request: gr.Request = None):
         choices, thumbs = _preset_choices(studio, fmt.user_of(request))
@@ -613,13 +615,23 @@ def _preset_choices(studio: Studio, user: str | None = None):
 
 def _modes(studio: Studio) -> dict[str, Any]:
     """The mode choice's options and words as the studio stands now (fast mode only with its LoRA)."""
-    has_fast, fast_info = lora_panel.fast_mode_text(studio)
-    return dict(
-        choices=[("Quality", "quality"), ("Turbo (step caching)", "turbo"),
-                 *([("Fast (4-step LoRA)", "fast")] if has_fast else [])],
-        info=fast_info + "Turbo computes a fixed share of the steps in full and predicts the rest (cache-dit; the "
-                         "line above says how many). Quality runs every step.",
-    )
+    has_fast, _ = lora_panel.fast_mode_text(studio)
+    return dict(choices=[("Quality", "quality"), ("Turbo (step caching)", "turbo"),
+                         *([("Fast (4-step LoRA)", "fast")] if has_fast else [])], info=_mode_info(studio))
+
+
+def _mode_info(studio: Studio, model=None, resolution=None, duration=None, fps=None, steps=None, guidance=None,
+               guidance_2=None, shift=None, mode=None) -> str:
+    """The mode choice's words; with the settings given, what turbo computes with them."""
+    _, fast_info = lora_panel.fast_mode_text(studio)
+    turbo = "Turbo computes a fixed share of the steps in full and cache-dit predicts the rest."
+    try:
+        if steps is not None and shift is not None:
+            turbo = (f"Turbo with these settings: {studio.turbo_description(model, int(float(steps)), float(shift))}"
+                     "; cache-dit predicts the rest.")
+    except (StudioError, ValueError, TypeError, OverflowError):
+        pass  # the settings line names what is wrong
+    return f"{fast_info}{turbo} Quality runs every step."
 
 
 def _carded(presets) -> list[Preset]:

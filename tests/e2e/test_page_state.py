@@ -125,3 +125,26 @@ def test_saving_over_a_preset_asks_first_and_replaces_on_the_second_click(browse
     saved = [p for p in (server.outputs / "presets").glob("*.json") if "水墨 夜" in p.read_text(encoding="utf-8")]
     assert len(saved) == 1, "replaced in place, never saved twice"
     page.close()
+
+
+def test_turbo_says_how_many_steps_it_computes_before_the_job(browser, server, artifacts):
+    """Its step mask is fixed before the job starts, so the settings line states it, and follows the step count."""
+    page = _open(browser, server, 1440, 900)
+    page.locator("#advanced").click()
+    page.get_by_label("Turbo (step caching)").check()
+    page.wait_for_function("() => document.querySelector('#settings_summary').innerText.includes('turbo:')",
+                           timeout=30_000)
+    assert "steps computed in full" in page.inner_text("#settings_summary")
+    box = page.locator("#steps input[type=number]")
+    box.fill("40")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#settings_summary').innerText.includes('24 of 40 steps')",
+                           timeout=30_000)
+    page.wait_for_function("() => document.querySelector('#mode').innerText.includes('Turbo with these settings: 24 of "
+                           "40 steps computed in full')", timeout=30_000)  # said where the choice is made, too
+    page.locator("#mode").scroll_into_view_if_needed()
+    page.screenshot(path=str(artifacts / "studio-1440x900-turbo.png"))
+    page.get_by_label("Quality", exact=True).check()
+    page.wait_for_function("() => !document.querySelector('#settings_summary').innerText.includes('turbo:')",
+                           timeout=30_000)
+    page.close()
