@@ -69,7 +69,7 @@ class Preview(Event):
 @dataclass(frozen=True)
 class Notice(Event):
     message: str
-    source: str = "studio"  # "language" notices are already on screen in the language panel
+    source: str = "studio"  # "language" notices are already on screen in the language panel; "speed" ones inform
 
 
 @dataclass(frozen=True)

@@ -544,6 +544,11 @@ class Studio:
             if prepared.get("notice"):
                 notices.append(prepared["notice"])
                 yield Notice(job_id, prepared["notice"], source="language")
+            if request.mode == "turbo" and self.config.gpus == 1:  # what turbo skips depends on a studio setting
+                said = (f"turbo: {self.turbo_description(request.model, request.steps, request.flow_shift)} "
+                        f"(cache-dit's {self.speed.turbo.policy!r} step mask)")
+                notices.append(said)
+                yield Notice(job_id, said, source="speed")
             loras = self.loras.record(request.loras) if request.loras else None
             self.history.start(
                 job_id, language=prepared["language"], model_prompt=prepared["model_prompt"],

@@ -169,6 +169,8 @@ def stream(studio: Studio, job_id: str, http: gr.Request | None) -> Iterator[tup
             elif isinstance(event, Preview):
                 shown = image_file(contact_sheet(event.frames))
                 yield gr.update(), shown, None, about, seed
+            elif isinstance(event, Notice) and event.source == "speed":
+                gr.Info(event.message[:1].upper() + event.message[1:])
             elif isinstance(event, Notice) and event.source != "language":
                 gr.Warning(event.message)
             elif isinstance(event, Done):

@@ -285,3 +285,19 @@ def test_short_expert_shares_are_computed_in_full():
 
     assert step_mask(3) == [1, 1, 1] and step_mask(1) == [1]
     assert sum(step_mask(4)) <= 4 and step_mask(6)[-1] == 1 and sum(step_mask(12)) < 12
+
+
+def test_a_turbo_job_records_what_it_computed_in_full(tmp_path):
+    """The mask depends on a studio setting (STUDIO_TURBO), not only on the request: the job's notices keep it, so
+    its history entry, sidecar and MP4 say how it was made."""
+    from studio.config import StudioConfig
+    from studio.events import Done, Notice
+    from studio.service import Studio
+
+    studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
+    request = studio.request("a cat", width=256, height=256, frames=5, steps=12, mode="turbo", seed=3)
+    events = list(studio.generate(request))
+    said = [e.message for e in events if isinstance(e, Notice) and e.source == "speed"]
+    assert said == [f"turbo: {studio.turbo_description('tiny', 12, request.flow_shift)} (cache-dit's 'medium' step mask)"]
+    done = next(e for e in events if isinstance(e, Done))
+    assert said[0] in done.summary["notices"] and said[0] in studio.history.get(done.summary["job_id"])["notices"]
