@@ -61,7 +61,11 @@ def _wire_history_to_create(studio: Studio, made: create.CreateTab, past: histor
     def use(job_id: str | None, shown_preset: str):
         if not job_id:
             raise gr.Error("Select a job in the list first.")
-        values = create.settings_from_request(studio, studio.history.get(job_id)["request"])
+        stored = studio.history.get(job_id)["request"]
+        values = create.settings_from_request(studio, stored)
+        if stored.get("image"):  # everything else of the job is filled in; its start image cannot be
+            gr.Warning("Its start image is not in the Create tab, which has no image input. Re-run makes this job "
+                       "again with its image; the Scenes tab takes a new one.")
         # keep_settings was set by the event before: the job's preset shows as chosen without its settings replacing
         # the job's. Where the preset does not change, nothing reads the flag: it is cleared here.
         return (*values, values[1] != shown_preset, gr.Tabs(selected="create"))

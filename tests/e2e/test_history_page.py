@@ -207,6 +207,9 @@ def test_rerun_an_image_to_video_job_from_history(browser, server, artifacts, tm
     page.get_by_role("tab", name="History").click()
     page.wait_for_selector("#history_gallery .thumbnail-item", timeout=30_000)
     _select(page, "lighthouse keeper")
+    page.click("#history_use")  # its settings fill Create, and the page says where its start image went
+    page.wait_for_selector(".toast-body:has-text('Re-run makes this job again with its image')", timeout=30_000)
+    page.get_by_role("tab", name="History").click()
     page.click("#history_rerun")
     page.wait_for_function("() => document.querySelector('#tab_create-button').getAttribute('aria-selected') === 'true'",
                            timeout=30_000)
