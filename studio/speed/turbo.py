@@ -7,8 +7,8 @@ computes about 15 of every 28 steps in full) and applied to each expert over its
 cache context per expert, so the time a turbo job takes is known before it starts and the UI can
 say it. (diffusers' FirstBlockCache, the first turbo, decided per step from a residual threshold:
 on random weights it skipped nothing, and its skip rate on the real weights was unknown in advance.)
-Quality cost: cache-dit publishes its Wan2.2 figures (BENCHMARKS.md quotes them); random weights
-cannot measure it. The hooks are attached for a turbo job and removed after it: quality jobs stay exact.
+Quality cost: cache-dit publishes quality figures for FLUX.1-dev, none for Wan2.2 (BENCHMARKS.md quotes
+them); random weights cannot measure it. The hooks are attached for a turbo job and removed after it: quality jobs stay exact.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def turbo_plan(pipe: Any, steps: int, flow_shift: float, policy: str = DEFAULT_P
 
 
 def masks_for(split: list[int], policy: str = DEFAULT_POLICY) -> list[list[int]]:
+    """One mask per expert with steps, from each expert's share of the steps (`split_steps`)."""
     return [step_mask(n, policy) for n in split if n > 0]
 
 
