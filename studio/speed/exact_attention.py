@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib.util
 
 import torch
-import torch.nn.functional as F
 
-from .int8_attention import _enum_member
+from .backend_registry import register
 
 # backend name -> the module that must import for it
 BACKENDS: dict[str, str] = {"studio_fa4": "flash_attn.cute", "studio_flashinfer": "flashinfer"}
@@ -62,33 +61,11 @@ def supports(query: torch.Tensor, key: torch.Tensor, attn_mask, is_causal: bool,
     )
 
 
-def _backend(op):
-    def attention(
-        query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
-        dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False,
-        _parallel_config=None,
-    ) -> torch.Tensor:
-        if not supports(query, key, attn_mask, is_causal, dropout_p):
-            out = F.scaled_dot_product_attention(
-                *(x.transpose(1, 2) for x in (query, key, value)), attn_mask=attn_mask, dropout_p=dropout_p,
-                is_causal=is_causal, scale=scale,
-            )
-            return out.transpose(1, 2)
-        return op(query.contiguous(), key.contiguous(), value.contiguous(),
-                  scale if scale is not None else query.shape[-1] ** -0.5)
-
-    return attention
-
-
 _OPS = {"studio_fa4": fa4_attention, "studio_flashinfer": flashinfer_attention}
 
 
 def register_backends() -> list[str]:
     """Make "studio_fa4" and "studio_flashinfer" valid for `model.set_attention_backend` (idempotent)."""
-    from diffusers.models.attention_dispatch import AttentionBackendName, _AttentionBackendRegistry
-
     for name, op in _OPS.items():
-        member = _enum_member(AttentionBackendName, name.upper(), name)
-        if member not in _AttentionBackendRegistry._backends:
-            _AttentionBackendRegistry.register(member)(_backend(op))
+        register(name, supports, lambda q, k, v, scale, op=op: op(q.contiguous(), k.contiguous(), v.contiguous(), scale))
     return list(_OPS)

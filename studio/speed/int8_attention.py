@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .backend_registry import register
+
 BACKENDS = {"studio_int8": True, "studio_int8_pv16": False}  # diffusers backend name -> P·V in FP8
 LOG2E = 1.4426950408889634
 FP8_MAX = 448.0
@@ -204,48 +206,11 @@ def supports(query: torch.Tensor, key: torch.Tensor, attn_mask, is_causal: bool,
     )
 
 
-def _backend(pv_fp8: bool):
-    def attention(
-        query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attn_mask: torch.Tensor | None = None,
-        dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False,
-        _parallel_config=None,
-    ) -> torch.Tensor:
-        if not supports(query, key, attn_mask, is_causal, dropout_p):
-            out = F.scaled_dot_product_attention(
-                *(x.transpose(1, 2) for x in (query, key, value)), attn_mask=attn_mask, dropout_p=dropout_p,
-                is_causal=is_causal, scale=scale,
-            )
-            return out.transpose(1, 2)
-        return int8_attention_op(query, key, value, pv_fp8, scale if scale is not None else query.shape[-1] ** -0.5)
-
-    return attention
-
-
 def register_backends() -> list[str]:
-    """Make "studio_int8" and "studio_int8_pv16" valid for `model.set_attention_backend` (idempotent).
-
-    diffusers keys its backend registry by an Enum, so the names are added as Enum members first.
-    """
-    from diffusers.models.attention_dispatch import AttentionBackendName, _AttentionBackendRegistry
-
+    """Make "studio_int8" and "studio_int8_pv16" valid for `model.set_attention_backend` (idempotent)."""
     for name, pv_fp8 in BACKENDS.items():
-        member = _enum_member(AttentionBackendName, name.upper(), name)
-        if member not in _AttentionBackendRegistry._backends:
-            _AttentionBackendRegistry.register(member)(_backend(pv_fp8))
+        register(name, supports, lambda q, k, v, scale, p=pv_fp8: int8_attention_op(q, k, v, p, scale))
     return list(BACKENDS)
-
-
-def _enum_member(enum_cls, name: str, value: str):
-    existing = enum_cls._value2member_map_.get(value)
-    if existing is not None:
-        return existing
-    member = str.__new__(enum_cls, value)
-    member._name_, member._value_ = name, value
-    member.__objclass__ = enum_cls
-    enum_cls._member_map_[name] = member
-    enum_cls._value2member_map_[value] = member
-    enum_cls._member_names_.append(name)
-    return member
 
 
 def attention_flops(tokens: int, heads: int = 40, head_dim: int = 128, batch: int = 1) -> float:
