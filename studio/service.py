@@ -354,8 +354,9 @@ class Studio:
         from .speed.turbo import describe_masks, masks_for, split_steps
 
         spec = self.spec_for(model)
-        policy = self.speed.turbo.policy
-        return describe_masks(masks_for(split_steps(None, spec.boundary_ratio, steps, flow_shift), policy))
+        checked = GenerationRequest.create(spec, "turbo", steps=steps, flow_shift=flow_shift)  # a bad value: its error
+        split = split_steps(None, spec.boundary_ratio, checked.steps, checked.flow_shift)
+        return describe_masks(masks_for(split, self.speed.turbo.policy))
 
     def doctor(self, *, measure: bool = False) -> dict[str, Any]:
         """The GPU doctor's report (studio.doctor) for this machine."""

@@ -488,7 +488,10 @@ def _summary(studio: Studio, model, resolution, duration, fps, steps, guidance, 
                                     int(float(steps)), float(guidance),
                                     float(guidance_2) if spec.two_experts else None, float(shift))
         if mode == "turbo":  # its cost is fixed before the job: say it where the settings are read
-            line += f" · turbo: {studio.turbo_description(model, int(float(steps)), float(shift))}"
+            try:
+                line += f" · turbo: {studio.turbo_description(model, int(float(steps)), float(shift))}"
+            except StudioError:
+                pass  # a bad step count or shift: Generate names it; the rest of the line still holds
         return line
     except (StudioError, ValueError, TypeError, OverflowError):
         return ""

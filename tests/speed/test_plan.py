@@ -238,7 +238,7 @@ def test_the_settings_line_states_turbos_mask_before_the_job(tmp_path):
     the same sentence the System tab's speed line gives after the job."""
     from studio.config import StudioConfig
     from studio.service import Studio
-    from studio.ui.create import _summary
+    from studio.ui.create import _mode_info, _summary
 
     studio = Studio(StudioConfig(model="tiny", outputs=tmp_path / "outputs", translator="none"))
     quality = _summary(studio, "tiny", "256x256", 1.0, 16, 40, 4.0, 3.0, 12.0, "quality")
@@ -247,6 +247,10 @@ def test_the_settings_line_states_turbos_mask_before_the_job(tmp_path):
     assert turbo.endswith("· turbo: 24 of 40 steps computed in full (high-noise 15/26, low-noise 9/14)")
     fewer = _summary(studio, "tiny", "256x256", 1.0, 16, 20, 4.0, 3.0, 5.0, "turbo")
     assert "of 20 steps computed in full" in fewer
+    for steps, shift in ((0, 12.0), (1000, 12.0), ("abc", 12.0), (40, -1.0)):  # typed bad values: no error, no count
+        line = _summary(studio, "tiny", "256x256", 1.0, 16, steps, 4.0, 3.0, shift, "turbo")
+        assert "turbo" not in line
+        assert "Turbo computes a fixed share" in _mode_info(studio, "tiny", "256x256", 1.0, 16, steps, 4.0, 3.0, shift)
 
 
 @pytest.mark.parametrize("model", ["tiny-i2v", "tiny-5b"])
